@@ -1,0 +1,1 @@
+"""Raster I/O: opening and describing rasters, planetary product readers, Mars CRS helpers."""

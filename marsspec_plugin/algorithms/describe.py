@@ -1,0 +1,92 @@
+"""marsspec:describe — what a raster is: size, CRS and body, pixel size, bands, wavelengths."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from marsspec.core.io.describe import describe_raster
+from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm
+
+
+class DescribeAlgorithm(MarsspecAlgorithm):
+    INPUT = "INPUT"
+    OUTPUT = "OUTPUT"
+    NAME = "describe"
+    DISPLAY_NAME = "Describe raster (size, Mars CRS, bands, wavelengths)"
+    HELP = (
+        "Reports what marsspec sees in a raster: size, band count, data types, nodata, band "
+        "descriptions and wavelengths, the CRS and the planetary body it belongs to (Mars, "
+        "Earth, Moon), pixel size and bounds. Use it to check a CTX, CRISM, CaSSIS or HiRISE "
+        "product before running a model. Optionally writes the report as JSON."
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster")))
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT,
+                self.tr("Report (JSON)"),
+                fileFilter="JSON files (*.json)",
+                optional=True,
+                createByDefault=False,
+            )
+        )
+        for key, label in (
+            ("WIDTH", "Width (px)"),
+            ("HEIGHT", "Height (px)"),
+            ("BAND_COUNT", "Band count"),
+            ("PIXEL_SIZE_X", "Pixel size X"),
+            ("PIXEL_SIZE_Y", "Pixel size Y"),
+        ):
+            self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
+        for key, label in (
+            ("CRS_BODY", "Planetary body of the CRS"),
+            ("CRS_NAME", "CRS name"),
+            ("REPORT", "Report"),
+        ):
+            self.addOutput(QgsProcessingOutputString(key, self.tr(label)))
+
+    def execute(self, parameters, context, feedback):
+        path = self.raster_path(parameters, self.INPUT, context)
+        description = describe_raster(path)
+        report = description.format_text()
+        for line in report.splitlines():
+            feedback.pushInfo(line)
+        results = {
+            "WIDTH": description.width,
+            "HEIGHT": description.height,
+            "BAND_COUNT": description.band_count,
+            "PIXEL_SIZE_X": description.pixel_size[0] if description.pixel_size else None,
+            "PIXEL_SIZE_Y": description.pixel_size[1] if description.pixel_size else None,
+            "CRS_BODY": description.crs_body,
+            "CRS_NAME": description.crs_name,
+            "REPORT": report,
+        }
+        destination = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        if destination:
+            _write_json(Path(destination), description.to_dict())
+            results[self.OUTPUT] = destination
+        return results
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write beside the destination, then rename: a failed write leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2, default=str)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,34 @@
+"""The "Mars spectral tools" Processing provider (id ``marsspec``)."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingProvider
+
+from marsspec.core.version import __version__
+from marsspec.marsspec_plugin.algorithms.check_dependencies import CheckDependenciesAlgorithm
+from marsspec.marsspec_plugin.algorithms.describe import DescribeAlgorithm
+from marsspec.marsspec_plugin.resources import icon
+
+# Listed explicitly (no discovery by file name): what is here is what users get.
+ALGORITHM_CLASSES = (DescribeAlgorithm, CheckDependenciesAlgorithm)
+
+
+class MarsspecProvider(QgsProcessingProvider):
+    def id(self) -> str:
+        return "marsspec"
+
+    def name(self) -> str:
+        return "Mars spectral tools"
+
+    def longName(self) -> str:  # noqa: N802 - QGIS API name
+        return f"Mars spectral tools (marsspec {__version__})"
+
+    def icon(self):
+        return icon()
+
+    def versionInfo(self) -> str:  # noqa: N802 - QGIS API name
+        return __version__
+
+    def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API name
+        for algorithm_class in ALGORITHM_CLASSES:
+            self.addAlgorithm(algorithm_class())

@@ -1,0 +1,68 @@
+"""core/ and training/ import without qgis or PyQt; the plugin imports nothing heavy at load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import REPO_ROOT
+
+BLOCK_QGIS = textwrap.dedent(
+    """
+    import importlib.abc, sys
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split('.')[0] in ('qgis', 'PyQt5', 'PyQt6', 'sip'):
+                raise ImportError(f'blocked for this test: {name}')
+    sys.meta_path.insert(0, Block())
+    """
+)
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_core_and_training_import_without_qgis():
+    code = BLOCK_QGIS + textwrap.dedent(
+        f"""
+        import pkgutil, importlib
+        root = {str(REPO_ROOT)!r}
+        count = 0
+        for package in ('core', 'training'):
+            base = importlib.import_module('marsspec.' + package)
+            for info in pkgutil.walk_packages(base.__path__, base.__name__ + '.'):
+                importlib.import_module(info.name)
+                count += 1
+        assert not any(m.split('.')[0] in ('qgis', 'PyQt5') for m in sys.modules)
+        print('imported', count)
+        """
+    )
+    completed = run_python(code)
+    assert completed.returncode == 0, completed.stderr
+    assert int(completed.stdout.split()[-1]) >= 5
+
+
+def test_the_blocker_really_blocks():
+    completed = run_python(BLOCK_QGIS + "import qgis.core")
+    assert completed.returncode != 0
+    assert "blocked for this test" in completed.stderr
+
+
+def test_plugin_load_imports_nothing_heavy():
+    code = textwrap.dedent(
+        """
+        import sys
+        import marsspec
+        from marsspec.marsspec_plugin.provider import MarsspecProvider
+        from marsspec.marsspec_plugin.plugin import MarsspecPlugin
+        heavy = [m for m in ('torch', 'rasterio', 'arosics', 'segmentation_models_pytorch',
+                              'numpy', 'scipy', 'training') if m in sys.modules]
+        heavy += [m for m in sys.modules if m.startswith('marsspec.training')]
+        print('heavy:', heavy)
+        assert heavy == [], heavy
+        """
+    )
+    completed = run_python(code)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
