@@ -1,0 +1,205 @@
+"""The reader thread: strips of the input, cut into padded patches, grouped into batches.
+
+It opens its own rasterio dataset (datasets must not be shared between threads), reads one
+strip of ``d`` rows per row of patches (only the rows the previous strip did not already
+hold), mirrors it where the raster is smaller than a patch, and hands batches
+to the model thread through a small bounded queue, so reading overlaps the forward passes
+while at most ``prefetch`` batches and one strip are held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from marsspec.core.errors import RasterIOError
+from marsspec.core.tiling.plan import Patch, TilePlan, reflect_indices
+
+_DONE = object()
+
+
+@dataclass
+class PatchBatch:
+    """Up to ``batch_size`` patches; ``data`` holds only those that need a forward pass."""
+
+    patches: list[Patch]
+    data: np.ndarray  # (n_run, bands, size, size) float32, nodata filled
+    run: np.ndarray  # bool per patch: False = all nodata, skipped
+    # (first raster row, validity of the rows that become final once that tile row is done)
+    masks: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+
+def _read_rows(
+    src: rasterio.io.DatasetReader, bands: Sequence[int], lo: int, hi: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raster rows ``[lo, hi)`` of the bands as float32, and where they are valid.
+
+    A pixel is invalid if any band is nodata, masked or not finite. Integers of any width are
+    converted straight to float32 (exact up to 2^24), never through 8 bits.
+    """
+    window = Window(0, lo, width, hi - lo)
+    try:
+        data = src.read(list(bands), window=window, out_dtype="float32")
+        masks = src.read_masks(list(bands), window=window)
+    except rasterio.errors.RasterioError as exc:
+        raise RasterIOError(
+            f"Could not read rows {lo}-{hi} of {Path(src.name).name} ({exc}); the file may be "
+            "truncated or corrupt."
+        ) from exc
+    valid = np.all(masks != 0, axis=0) & np.all(np.isfinite(data), axis=0)
+    return data, valid
+
+
+class StripReader:
+    """Strips of ``size`` rows, one per row of patches, each read from disk only once.
+
+    Consecutive strips overlap by ``size - stride`` rows (``s - 1`` of every ``s``); those rows
+    are kept from the previous strip and only the new ones are read, so each raster row is
+    decoded once (not ``s`` times) without relying on GDAL's block cache, whose size would
+    otherwise count against the memory budget.
+    """
+
+    def __init__(self, src: rasterio.io.DatasetReader, plan: TilePlan, bands: Sequence[int]):
+        self.src = src
+        self.plan = plan
+        self.bands = tuple(bands)
+        self._row = -1
+        self._data: np.ndarray | None = None
+        self._valid: np.ndarray | None = None
+
+    def strip(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(data, valid)`` of shapes ``(bands, size, padded_width)``, ``(size, padded_width)``.
+
+        Rows below and columns right of the raster (only for axes shorter than ``size``) are
+        mirrored.
+        """
+        plan = self.plan
+        if plan.height <= plan.size:  # a single row of patches: read it whole, mirror the rest
+            rows = reflect_indices(row, row + plan.size, plan.height)
+            data, valid = _read_rows(self.src, self.bands, 0, plan.height, plan.width)
+            data, valid = data[:, rows], valid[rows]
+        elif self._data is not None and self._row < row < self._row + plan.size:
+            keep = self._row + plan.size - row
+            new_data, new_valid = _read_rows(
+                self.src, self.bands, self._row + plan.size, row + plan.size, plan.width
+            )
+            data = np.concatenate([self._data[:, -keep:, : plan.width], new_data], axis=1)
+            valid = np.concatenate([self._valid[-keep:, : plan.width], new_valid], axis=0)
+        else:
+            data, valid = _read_rows(self.src, self.bands, row, row + plan.size, plan.width)
+        if plan.padded_width > plan.width:
+            cols = reflect_indices(0, plan.padded_width, plan.width)
+            data, valid = data[:, :, cols], valid[:, cols]
+        self._row, self._data, self._valid = row, data, valid
+        return data, valid
+
+
+def _fill_nodata(patch: np.ndarray, valid: np.ndarray) -> None:
+    """Replace nodata pixels by the patch's mean of valid pixels, band by band, in place.
+
+    A constant fill would put a false edge in front of the network; the valid mean is the
+    blandest value it can see. Those pixels are nodata in the output anyway.
+    """
+    invalid = ~valid
+    for band in patch:
+        band[invalid] = band[valid].mean(dtype=np.float64)
+
+
+class BatchReader(threading.Thread):
+    """Produces :class:`PatchBatch` objects in plan order on a bounded queue."""
+
+    def __init__(
+        self, path: Path, plan: TilePlan, bands: Sequence[int], batch_size: int, prefetch: int
+    ) -> None:
+        super().__init__(name="marsspec-tile-reader", daemon=True)
+        self.path = path
+        self.plan = plan
+        self.bands = tuple(bands)
+        self.batch_size = batch_size
+        self.queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+        self.stop = threading.Event()
+
+    # -- consumer side ----------------------------------------------------------------------
+    def batches(self):
+        """Yield batches until the plan is exhausted; re-raises the reader's error, if any."""
+        while True:
+            item = self.queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop the thread and wait for it (used on success, cancel and error alike)."""
+        self.stop.set()
+        while self.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.05)
+        self.join()
+
+    # -- producer side ----------------------------------------------------------------------
+    def _put(self, item: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        try:
+            with rasterio.open(self.path) as src:
+                self._produce(src)
+            self._put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(exc)
+
+    def _new_batch(self) -> tuple[list[Patch], np.ndarray, list[bool], list]:
+        size = self.plan.size
+        return [], np.empty((self.batch_size, len(self.bands), size, size), np.float32), [], []
+
+    def _produce(self, src: rasterio.io.DatasetReader) -> None:
+        plan, size = self.plan, self.plan.size
+        patches, buffer, run, masks = self._new_batch()
+        n_run = 0
+        index = 0
+        cols = plan.col_origins
+        strips = StripReader(src, plan, self.bands)
+        for tile_row, row in enumerate(plan.row_origins):
+            if self.stop.is_set():
+                return
+            data, valid = strips.strip(row)
+            inside_rows = min(size, plan.height - row)
+            masks.append((row, valid[: plan.final_rows_after(tile_row) - row, : plan.width]))
+            for col in cols:
+                patch = Patch(index, tile_row, row, col, size)
+                index += 1
+                patch_valid = valid[:, col : col + size]
+                inside = patch_valid[:inside_rows, : min(size, plan.width - col)]
+                needed = bool(inside.any())
+                if needed:
+                    target = buffer[n_run]
+                    target[...] = data[:, :, col : col + size]
+                    if not patch_valid.all():
+                        _fill_nodata(target, patch_valid)
+                    n_run += 1
+                patches.append(patch)
+                run.append(needed)
+                if len(patches) == self.batch_size:
+                    batch = PatchBatch(patches, buffer[:n_run], np.array(run), masks)
+                    if not self._put(batch):
+                        return
+                    patches, buffer, run, masks = self._new_batch()
+                    n_run = 0
+        if patches:
+            self._put(PatchBatch(patches, buffer[:n_run], np.array(run), masks))
