@@ -1,6 +1,7 @@
-"""Describe a raster the way a planetary scientist needs: size, CRS body, bands, nodata.
-
-This is what `marsspec:describe` and `python -m marsspec describe` report.
+"""Describe a raster the way a planetary scientist needs: size, CRS body, bands, nodata,
+wavelengths, CRISM scaling. This is what `marsspec:describe` and `python -m marsspec describe`
+report; it reads through :func:`marsspec.core.io.product.open_product`, so PDS3/PDS4 products
+are described with the facts GDAL alone would miss.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from marsspec.core.errors import InputError, RasterIOError
-from marsspec.core.io.mars_crs import crs_info
+from marsspec.core.io.mars_crs import crs_info, pixel_size_m
+from marsspec.core.io.product import open_product
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class BandDescription:
     nodata: float | None
     wavelength_nm: float | None
     units: str
+    scale: float = 1.0
+    offset: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class RasterDescription:
     pixel_size_units: str
     bounds: tuple[float, float, float, float] | None  # left, bottom, right, top
     bands: list[BandDescription] = field(default_factory=list)
+    format: str = ""
+    product_type: str = ""
+    pixel_size_m: tuple[float, float] | None = None  # ground size on the body's sphere
+    wavelength_source: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,7 +53,7 @@ class RasterDescription:
         """A short human-readable report (what the CLI and the QGIS log show)."""
         lines = [
             f"File: {self.path}",
-            f"Driver: {self.driver}",
+            f"Driver: {self.driver}" + (f" ({self.product_type})" if self.product_type else ""),
             f"Size: {self.width} x {self.height} px, {self.band_count} band(s)",
             f"CRS: {self.crs_name or '(none)'} [body: {self.crs_body}]",
         ]
@@ -54,10 +62,16 @@ class RasterDescription:
                 f"Pixel size: {self.pixel_size[0]:.6g} x {self.pixel_size[1]:.6g} "
                 f"{self.pixel_size_units}"
             )
+        if self.pixel_size_m and self.pixel_size_units != "m":
+            lines.append(
+                f"Ground pixel size: {self.pixel_size_m[0]:.4g} x {self.pixel_size_m[1]:.4g} m"
+            )
         if self.bounds:
             lines.append(
                 "Bounds (left, bottom, right, top): " + ", ".join(f"{v:.6g}" for v in self.bounds)
             )
+        if self.wavelength_source:
+            lines.append(f"Wavelengths from: {self.wavelength_source}")
         for band in self.bands:
             parts = [f"Band {band.index}: {band.dtype}"]
             if band.description:
@@ -66,48 +80,65 @@ class RasterDescription:
                 parts.append(f"{band.wavelength_nm:g} nm")
             if band.units:
                 parts.append(f"units {band.units}")
+            if band.scale != 1.0 or band.offset != 0.0:
+                parts.append(f"value = {band.offset:g} + DN x {band.scale:g}")
             parts.append(f"nodata {band.nodata}" if band.nodata is not None else "no nodata")
             lines.append(", ".join(parts))
+        lines += [f"Warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
 def describe_raster(path: str | Path) -> RasterDescription:
-    """Open ``path`` with rasterio and describe it; clear errors for missing/unreadable files."""
-    import rasterio
-    from rasterio.errors import RasterioIOError
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"Input raster '{path}' does not exist: check the path.")
-    try:
-        with rasterio.open(path) as dataset:
-            info = crs_info(dataset.crs)
-            georeferenced = dataset.crs is not None and not dataset.transform.is_identity
-            pixel_size = (
-                (abs(dataset.transform.a), abs(dataset.transform.e)) if georeferenced else None
-            )
-            units = _pixel_units(dataset.crs) if georeferenced else "px"
-            bounds = tuple(dataset.bounds) if georeferenced else None
-            bands = [_describe_band(dataset, index) for index in range(1, dataset.count + 1)]
-            return RasterDescription(
-                path=str(path),
-                driver=dataset.driver,
-                width=dataset.width,
-                height=dataset.height,
-                band_count=dataset.count,
-                crs_body=info.body,
-                crs_name=info.name,
-                crs_wkt=info.wkt,
-                pixel_size=pixel_size,
-                pixel_size_units=units,
-                bounds=bounds,
-                bands=bands,
-            )
-    except RasterioIOError as error:
-        raise RasterIOError(
-            f"Cannot read '{path}' as a raster ({error}). Give a GDAL-readable raster "
-            "(GeoTIFF, ENVI, ISIS3 cube, PDS3, VRT)."
-        ) from error
+    """Describe ``path`` (raster, PDS3 label/.img, PDS4 .xml, ENVI .hdr); InputError for a
+    missing file, RasterIOError for an unreadable one."""
+    product = open_product(Path(path))
+    info = crs_info(product.crs)
+    transform = product.transform
+    georeferenced = product.crs is not None and transform is not None
+    pixel_size = (abs(transform.a), abs(transform.e)) if georeferenced else None
+    units = _pixel_units(product.crs) if georeferenced else "px"
+    bounds = None
+    ground = None
+    if georeferenced:
+        left, top = transform.c, transform.f
+        right = left + transform.a * product.width
+        bottom = top + transform.e * product.height
+        bounds = (min(left, right), min(top, bottom), max(left, right), max(top, bottom))
+        ground = pixel_size_m(
+            product.crs, transform, (top + bottom) / 2 if product.crs.is_geographic else None
+        )
+    bands = [
+        BandDescription(
+            index=i + 1,
+            dtype=product.dtype,
+            description=product.band_names[i] if i < len(product.band_names) else "",
+            nodata=_finite_or_none(product.nodata),
+            wavelength_nm=product.wavelengths_nm[i] if i < len(product.wavelengths_nm) else None,
+            units=product.units,
+            scale=product.scales[i],
+            offset=product.offsets[i],
+        )
+        for i in range(product.count)
+    ]
+    return RasterDescription(
+        path=str(path),
+        driver=product.format.removeprefix("GDAL/"),
+        width=product.width,
+        height=product.height,
+        band_count=product.count,
+        crs_body=info.body if product.crs is not None else product.body,
+        crs_name=info.name,
+        crs_wkt=info.wkt,
+        pixel_size=pixel_size,
+        pixel_size_units=units,
+        bounds=bounds,
+        bands=bands,
+        format=product.format,
+        product_type=product.product_type,
+        pixel_size_m=ground,
+        wavelength_source=product.wavelength_source,
+        warnings=list(product.warnings),
+    )
 
 
 def _pixel_units(crs) -> str:
@@ -119,34 +150,7 @@ def _pixel_units(crs) -> str:
     return "m" if units in ("metre", "meter", "m") else units
 
 
-def _describe_band(dataset, index: int) -> BandDescription:
-    tags = dataset.tags(index)
-    return BandDescription(
-        index=index,
-        dtype=dataset.dtypes[index - 1],
-        description=dataset.descriptions[index - 1] or "",
-        nodata=_finite_or_none(dataset.nodatavals[index - 1]),
-        wavelength_nm=_wavelength_nm(tags),
-        units=dataset.units[index - 1] or tags.get("units", ""),
-    )
-
-
 def _finite_or_none(value: float | None) -> float | None:
     if value is None:
         return None
     return float(value) if not math.isnan(value) else float("nan")
-
-
-def _wavelength_nm(tags: dict[str, str]) -> float | None:
-    """Wavelength from band metadata (marsspec writes WAVELENGTH_NM; ENVI writes wavelength)."""
-    for key in ("WAVELENGTH_NM", "wavelength_nm", "wavelength", "WAVELENGTH"):
-        if key in tags:
-            try:
-                value = float(tags[key])
-            except ValueError:
-                continue
-            units = tags.get("wavelength_units", tags.get("WAVELENGTH_UNITS", "nm")).lower()
-            if units.startswith("micro") or units in ("um", "µm"):
-                value *= 1000.0
-            return value
-    return None

@@ -14,7 +14,6 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from marsspec.core.io.describe import describe_raster
 from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm
 
 
@@ -58,6 +57,9 @@ class DescribeAlgorithm(MarsspecAlgorithm):
 
     def execute(self, parameters, context, feedback):
         path = self.raster_path(parameters, self.INPUT, context)
+        # imported here: the readers need numpy, and loading the plugin must stay light
+        from marsspec.core.io.describe import describe_raster
+
         description = describe_raster(path)
         report = description.format_text()
         for line in report.splitlines():
