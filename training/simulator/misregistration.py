@@ -132,11 +132,19 @@ def true_offset_ctx_px(truth, x, y, ctx_pixel_m: float | None = None):
     return east / pixel, -north / pixel
 
 
-def random_misregistration(rng, crism_pixel_m: float, origin, extent_m) -> Misregistration:
-    """A global shift of 2-5 CRISM pixels in a random direction plus a warp of <= 0.6 px."""
-    magnitude = rng.uniform(2.0, 5.0) * crism_pixel_m
+def random_misregistration(
+    rng,
+    crism_pixel_m: float,
+    origin,
+    extent_m,
+    shift_px: tuple[float, float] = (2.0, 5.0),
+    warp_px: tuple[float, float] = (0.3, 0.6),
+) -> Misregistration:
+    """A global shift of ``shift_px`` CRISM pixels in a random direction plus a smooth warp
+    whose amplitude is drawn from ``warp_px`` CRISM pixels (defaults: 2-5 px, <= 0.6 px)."""
+    magnitude = rng.uniform(*shift_px) * crism_pixel_m
     angle = rng.uniform(0, 2 * math.pi)
-    amplitude = rng.uniform(0.3, 0.6) * crism_pixel_m
+    amplitude = rng.uniform(*warp_px) * crism_pixel_m
     terms = []
     for _ in range(2):
         direction = rng.uniform(0, 2 * math.pi)

@@ -37,6 +37,9 @@ class SceneConfig:
     cassis_pixel_m: float = 4.5
     hirise_pixel_m: float = 0.75
     hirise_size: int | None = None  # pixels per side; default min(size, 2048)
+    # CRISM misregistration ranges in CRISM pixels: global shift, smooth-warp amplitude
+    shift_crism_px: tuple[float, float] = (2.0, 5.0)
+    warp_crism_px: tuple[float, float] = (0.3, 0.6)
 
     def validate(self) -> None:
         if self.size < 64:
@@ -53,6 +56,10 @@ class SceneConfig:
                 )
         if not 0.25 <= self.hirise_pixel_m <= 1.0:
             raise InputError("hirise_pixel_m must be between 0.25 and 1.0 m (HiRISE-like).")
+        for name in ("shift_crism_px", "warp_crism_px"):
+            low, high = getattr(self, name)
+            if not 0.0 <= low <= high:
+                raise InputError(f"{name} must be (min, max), 0 <= min <= max, not {low, high}.")
         get_site(self.site)
 
 
@@ -114,7 +121,14 @@ def simulate_scene(config: SceneConfig, out_dir: str | Path) -> SceneResult:
         n_crism = math.ceil(extent / config.crism_pixel_m)
         crism = Grid(left, top, config.crism_pixel_m, n_crism, n_crism)
         rng = streams[4]
-        misreg = random_misregistration(rng, config.crism_pixel_m, (left, top), extent)
+        misreg = random_misregistration(
+            rng,
+            config.crism_pixel_m,
+            (left, top),
+            extent,
+            config.shift_crism_px,
+            config.warp_crism_px,
+        )
         footprint = random_footprint(rng, (left + extent / 2, top - extent / 2), extent)
         signal = sensors.crism_signal(surface, shading, sun, lams)
         names = [f"CRISM {lam:g} nm" for lam in lams]

@@ -1,0 +1,24 @@
+"""Co-registration of CRISM to CTX with arosics (paper 000 Appendix A.1).
+
+    from marsspec.core.coreg import CoregConfig, coregister
+    result = coregister("ctx.tif", "crism.img", "crism_on_ctx.tif", "ctx_cut.tif", "points.gpkg")
+
+Names are resolved lazily: the QGIS plugin imports ``config`` at start-up, and must not pull
+numpy/rasterio/arosics in before an algorithm runs.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MATCH_WAVELENGTH_NM", "CoregConfig", "CoregResult", "coregister"]
+
+
+def __getattr__(name: str):
+    if name in ("MATCH_WAVELENGTH_NM", "CoregConfig"):
+        from marsspec.core.coreg import config
+
+        return getattr(config, name)
+    if name in ("CoregResult", "coregister"):
+        from marsspec.core.coreg import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'marsspec.core.coreg' has no attribute {name!r}")
