@@ -1,0 +1,150 @@
+"""`marsspec export --checkpoint best.pt`: fp16 safetensors in models/ + a manifest entry.
+
+The checkpoint (written by `marsspec train`) carries its config, so the manifest entry (task,
+product, bands, architecture and kwargs, bins, normalisation) is derived from it, not retyped.
+Metrics printed by `marsspec eval` (key=value lines) can be attached with ``--metrics``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from pathlib import Path
+
+from marsspec.core.errors import InputError
+
+BAND_NAMES = {
+    592.0: "EVC R",
+    533.0: "EVC G",
+    442.0: "EVC B",
+    2503.0: "FC R",
+    1500.0: "FC G",
+    1080.0: "FC B",
+}
+TITLES = {"spectra-regression": "regression", "spectra-bins": "bin classification"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="best.pt / last.pt from training")
+    parser.add_argument("--id", default=None, help="model id (default: the config's id)")
+    parser.add_argument("--models-dir", default=None, help="default: the plugin's models/")
+    parser.add_argument("--metrics", default=None, help="file of key=value lines (marsspec eval)")
+    parser.add_argument("--patch-size", type=int, default=256, help="inference patch edge d")
+    parser.add_argument("--licence", default="GPL-2.0-or-later (same as marsspec)")
+    parser.add_argument(
+        "--training-data", default=None, help="text for the manifest (default: from the config)"
+    )
+    parser.add_argument("--real", action="store_true", help="trained on real pairs, not simulated")
+
+
+def read_metrics(path: str | None) -> dict:
+    if not path:
+        return {}
+    out: dict = {}
+    for line in Path(path).read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep:
+            continue
+        try:
+            out[key] = float(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def manifest_entry(config: dict, args, weights: Path, sha: str, size: int) -> dict:
+    from marsspec.core.version import __version__
+
+    task = config["task"]
+    lams = [float(v) for v in config["target_wavelengths_nm"]]
+    kwargs = {
+        "in_channels": 1,
+        "n_bands": len(lams),
+        "n_bins": int(config["bins"]["count"]) if task == "spectra-bins" else None,
+        "arch": config["arch"],
+        "encoder": config["encoder"],
+        "decoder_channels": list(config["decoder_channels"]),
+    }
+    model_id = args.id or config["id"]
+    simulated = not args.real
+    training = args.training_data or (
+        f"{'SIMULATED' if simulated else 'Real'} scenes: {config.get('scenes')} "
+        f"(patches {config['patch_size']} px, >= {config['min_valid']:.0%} valid)"
+    )
+    return {
+        "id": model_id,
+        "title": f"{config['product'].upper()} {TITLES.get(task, task)}",
+        "task": task,
+        "product": config["product"],
+        "architecture": "smp-spectral",
+        "architecture_kwargs": kwargs,
+        "in_channels": 1,
+        "out_channels": len(lams) * (kwargs["n_bins"] or 1),
+        "scale": 1,
+        "patch_size": args.patch_size,
+        "default_stride_factor": 2,
+        "bands": [
+            {
+                "name": BAND_NAMES.get(lam, f"band {lam:g}"),
+                "wavelength_nm": lam,
+                "units": "normalised (image-wise z-score)",
+            }
+            for lam in lams
+        ],
+        "bins": dict(config["bins"]) if task == "spectra-bins" else None,
+        "normalisation": {
+            "default": "image",
+            "modes": ["image", "global", "patch"],
+            "clip_percent": config.get("clip_percent", 0.01),
+            "output": "z-score",
+            "global_table": "paper 000 Table A1",
+        },
+        "weights": weights.name,
+        "sha256": sha,
+        "size_bytes": size,
+        "dtype": "float16",
+        "licence": args.licence,
+        "training_data": training,
+        "simulated": simulated,
+        "metrics": read_metrics(args.metrics),
+        "card": f"{model_id}.md",
+        "created": datetime.date.today().isoformat(),
+        "marsspec_version": __version__,
+        "training_patch_size": config["patch_size"],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from safetensors.torch import save_file
+
+    from marsspec.core.models.manifest import MODELS_DIR, sha256_file, upsert_manifest_entry
+
+    path = Path(args.checkpoint)
+    if not path.is_file():
+        raise InputError(f"Checkpoint {str(path)!r} does not exist.")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "model" not in state or "config" not in state:
+        raise InputError(f"{path.name} is not a marsspec training checkpoint (model + config).")
+    config = state["config"]
+    if not str(config.get("task", "")).startswith("spectra"):
+        raise InputError("This exporter handles spectral models; superres has its own export.")
+    models_dir = Path(args.models_dir) if args.models_dir else MODELS_DIR
+    model_id = args.id or config["id"]
+    weights = models_dir / f"{model_id}.safetensors"
+    tensors = {
+        k: (v.half() if v.is_floating_point() else v).contiguous()
+        for k, v in state["model"].items()
+    }
+    from marsspec.core.io.atomic import atomic_output
+
+    with atomic_output(weights) as temp:
+        save_file(tensors, str(temp), metadata={"id": model_id, "task": config["task"]})
+    weights.chmod(0o644)  # the temp file was private; the plugin zip needs it readable
+    entry = manifest_entry(config, args, weights, sha256_file(weights), weights.stat().st_size)
+    manifest = upsert_manifest_entry(entry, models_dir / "manifest.json")
+    print(
+        f"exported={model_id} weights={weights} size_bytes={weights.stat().st_size} "
+        f"manifest={manifest}"
+    )
+    return 0

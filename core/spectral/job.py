@@ -1,0 +1,269 @@
+"""One prediction run: check everything, load the model, normalise, tile, write, browse.
+
+All checks that can fail (input bands, nodata, model checksum, confidence from a regression
+model) run before the first byte is written; a failure or cancel later removes every output
+this run created, so a user never finds a half-made product.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rasterio
+
+from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.models.bins import RECONSTRUCTIONS, BinSpec
+from marsspec.core.models.confidence import MEASURES
+from marsspec.core.models.confidence import describe as describe_measure
+from marsspec.core.models.manifest import ModelEntry, load_manifest
+from marsspec.core.models.normalisation import (
+    TABLE_A1,
+    ChannelStats,
+    check_mode,
+    raster_stats,
+    table_a1,
+)
+
+log = logging.getLogger("marsspec.spectral")
+
+PAPER = "Stepcenkov, Wilhelm, Wöhler (2022), Remote Sensing 14, 3457"
+
+
+@dataclass
+class PredictRequest:
+    input: str | Path
+    output: str | Path | None
+    model: str = "evc-regression"
+    band: int | None = None
+    stride_factor: int | None = None
+    blending: str = "gaussian"
+    normalisation: str = "image"
+    target_stats: list[tuple[float, float]] | None = None  # user (mean, std) per band -> I/F
+    reconstruction: str = "weighted"
+    browse: str | Path | None = None
+    confidence: str | Path | None = None
+    confidence_measure: str = "max_probability"
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 8
+    manifest: str | Path | None = None
+
+
+@dataclass
+class PredictResult:
+    outputs: dict[str, Path] = field(default_factory=dict)
+    units: str = ""
+    warnings: list[str] = field(default_factory=list)
+    device: str = ""
+    precision: str = ""
+    seconds: float = 0.0
+
+
+def _input_band(path: Path, band: int | None) -> tuple[int, list[str]]:
+    """The band to use and warnings (non-georeferenced input)."""
+    if not path.is_file():
+        raise InputError(f"Input raster {str(path)!r} does not exist; check the path.")
+    try:
+        with rasterio.open(path) as src:
+            count, crs, transform = src.count, src.crs, src.transform
+    except rasterio.errors.RasterioError as exc:
+        raise RasterIOError(f"GDAL cannot open {path.name} ({exc}); is it a raster?") from exc
+    if band is None:
+        if count > 1:
+            raise InputError(
+                f"{path.name} has {count} bands; choose the CTX band with BAND (1..{count})."
+            )
+        band = 1
+    if not 1 <= band <= count:
+        raise InputError(f"Band {band} does not exist: {path.name} has band(s) 1..{count}.")
+    warnings = []
+    if crs is None or transform.is_identity:
+        warnings.append(
+            f"{path.name} is not georeferenced; the output has pixel coordinates only. "
+            "Georeference the CTX image to get a map-ready product."
+        )
+    return band, warnings
+
+
+def _output_plan(entry: ModelEntry, req: PredictRequest, input_stats):
+    """Output statistics (None = normalised units) and a units label."""
+    names = [f"{float(b['wavelength_nm']):g}" for b in entry.bands]
+    if req.target_stats:
+        if len(req.target_stats) != len(entry.bands):
+            raise InputError(
+                f"{len(req.target_stats)} target statistics given but model {entry.id} predicts "
+                f"{len(entry.bands)} bands; give one mean,std pair per band."
+            )
+        stats = [ChannelStats(float("-inf"), float("inf"), m, s) for m, s in req.target_stats]
+        return stats, "I/F", "I/F (converted with user-given target statistics)"
+    if req.normalisation == "global" and all(n in TABLE_A1 for n in names):
+        return [table_a1(n) for n in names], "I/F", "I/F (converted with Table A1 statistics)"
+    label = {"image": "image-wise", "patch": "patch-wise", "global": "global"}[req.normalisation]
+    return None, "normalised", f"normalised, {label} z-score, not I/F"
+
+
+def _descriptions(entry: ModelEntry, units: str) -> tuple[tuple[str, ...], tuple[dict, ...]]:
+    desc, tags = [], []
+    for b in entry.bands:
+        lam = float(b["wavelength_nm"])
+        desc.append(f"{b.get('name', 'band')} {lam:g} nm ({units})")
+        tags.append(
+            {
+                "WAVELENGTH_NM": f"{lam:g}",
+                "wavelength": f"{lam / 1000:g}",
+                "wavelength_units": "micrometers",
+                "units": units,
+            }
+        )
+    return tuple(desc), tuple(tags)
+
+
+def load_entry(req: PredictRequest) -> ModelEntry:
+    entry = load_manifest(req.manifest).get(req.model)
+    if not entry.task.startswith("spectra"):
+        raise InputError(
+            f"Model {entry.id!r} is a {entry.task} model; choose a spectral model "
+            "(evc-regression, fc-regression, evc-bins20)."
+        )
+    return entry
+
+
+def predict_spectra(
+    req: PredictRequest,
+    *,
+    progress: Callable[[float], object] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    warn: Callable[[str], object] | None = None,
+) -> PredictResult:
+    """Run the prediction described by ``req``; see the module docstring for guarantees."""
+    from marsspec.core.tiling import OutputSpec, TilingConfig, run_tiled
+
+    source = Path(req.input)
+    band, warnings = _input_band(source, req.band)
+    check_mode(req.normalisation)
+    if req.reconstruction not in RECONSTRUCTIONS:
+        raise InputError(f"Reconstruction {req.reconstruction!r}: use one of {RECONSTRUCTIONS}.")
+    if req.confidence_measure not in MEASURES:
+        raise InputError(f"Confidence measure {req.confidence_measure!r}: use one of {MEASURES}.")
+    if not (req.output or req.confidence):
+        raise InputError("Nothing to write: give an OUTPUT and/or a CONFIDENCE path.")
+    if req.browse and not req.output:
+        raise InputError("BROWSE is made from OUTPUT; give an OUTPUT path too.")
+    for out in (req.output, req.browse, req.confidence):
+        if out and not Path(out).parent.is_dir():
+            raise InputError(f"Output folder {str(Path(out).parent)!r} does not exist; create it.")
+        if out and Path(out).resolve() == source.resolve():
+            raise InputError(f"Output {str(out)!r} is the input; choose another output path.")
+    entry = load_entry(req)
+    bins = BinSpec.from_dict(entry.bins) if entry.task == "spectra-bins" else None
+    if req.confidence and bins is None:
+        raise InputError(
+            f"Model {entry.id!r} is a regression model and has no bin probabilities, so it "
+            "cannot give a confidence; choose a bin model such as evc-bins20, or drop CONFIDENCE."
+        )
+    s = req.stride_factor or entry.default_stride_factor
+    if not 1 <= int(s) <= 4:
+        raise InputError(f"STRIDE_FACTOR {s} must be 1, 2, 3 or 4 (stride = patch / s).")
+    for w in warnings:
+        log.warning(w)
+        if warn:
+            warn(w)
+    network = entry.build("cpu")  # verifies the sha256 first
+    if req.normalisation == "image":
+        input_stats = raster_stats(
+            source, [band], float(entry.normalisation.get("clip_percent", 0.01)), cancel=cancel
+        )[0]
+    elif req.normalisation == "global":
+        input_stats = table_a1("ctx")
+    else:
+        input_stats = None
+    output_stats, units, units_text = _output_plan(entry, req, input_stats)
+    from marsspec.core.spectral.predictor import SpectralPredictor
+
+    predictor = SpectralPredictor(
+        network,
+        input_stats=input_stats,
+        output_stats=output_stats,
+        bins=bins,
+        reconstruction=req.reconstruction,
+        confidence_measure=req.confidence_measure if req.confidence else None,
+    )
+    common = {
+        "MARSSPEC_PRODUCT": entry.product,
+        "MARSSPEC_TASK": entry.task,
+        "MARSSPEC_UNITS": units_text,
+        "MARSSPEC_NORMALISATION": req.normalisation,
+        "MARSSPEC_TRAINED_ON": "SIMULATED scenes" if entry.simulated else "real pairs",
+        "MARSSPEC_METHOD": f"CTX -> CRISM bands, {PAPER}",
+    }
+    if input_stats is not None:
+        common["MARSSPEC_INPUT_STATS"] = ",".join(
+            f"{k}={v:.6g}" for k, v in input_stats.to_dict().items()
+        )
+    if bins is not None:
+        common["MARSSPEC_BINS"] = (
+            f"{bins.count} {bins.spacing} in [-{bins.range:g}, {bins.range:g}]"
+        )
+        common["MARSSPEC_RECONSTRUCTION"] = req.reconstruction
+    desc, band_tags = _descriptions(entry, units_text)
+    specs = []
+    if req.output:
+        specs.append(
+            OutputSpec(
+                req.output, source="values", descriptions=desc, band_tags=band_tags, tags=common
+            )
+        )
+    if req.confidence:
+        names = [d.split(" (")[0] for d in desc] + ["overall"]
+        measure = describe_measure(req.confidence_measure)
+        specs.append(
+            OutputSpec(
+                req.confidence,
+                source="confidence",
+                descriptions=tuple(f"confidence {n}: {measure}" for n in names),
+                tags={**common, "MARSSPEC_CONFIDENCE_MEASURE": req.confidence_measure},
+            )
+        )
+    config = TilingConfig(
+        d=int(entry.patch_size),
+        s=int(s),
+        blending=req.blending,
+        device=req.device,
+        precision=req.precision,
+        bands=(band,),
+        batch_size=req.batch_size,
+    )
+    result = PredictResult(units=units, warnings=warnings)
+    try:
+        tiled = run_tiled(
+            source,
+            predictor,
+            specs,
+            config,
+            model_id=entry.id,
+            weights_sha256=entry.sha256,
+            algorithm="marsspec:predictspectra",
+            progress=progress,
+            cancel=cancel,
+        )
+        if req.output:
+            result.outputs["OUTPUT"] = Path(req.output)
+        if req.confidence:
+            result.outputs["CONFIDENCE"] = Path(req.confidence)
+        if req.browse:
+            from marsspec.core.spectral.browse_writer import write_browse
+
+            result.outputs["BROWSE"] = write_browse(
+                Path(req.output), Path(req.browse), {**tiled.tags, **common}, desc
+            )
+    except BaseException:
+        for path in result.outputs.values():
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    result.device, result.precision, result.seconds = tiled.device, tiled.precision, tiled.seconds
+    return result

@@ -1,0 +1,64 @@
+"""The model as the tiling engine sees it: raw CTX patches in, bands (+ confidence) out.
+
+Normalisation happens here, on the device, so the engine stays model-agnostic: image-wise or
+global statistics are fixed numbers known before the run; patch-wise statistics come from
+each patch. Bin models return a dict with reconstructed values and confidence.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from marsspec.core.models.bins import BinSpec, reconstruct
+from marsspec.core.models.confidence import confidence as confidence_map
+from marsspec.core.models.normalisation import ChannelStats
+
+
+class SpectralPredictor(nn.Module):
+    def __init__(
+        self,
+        network: nn.Module,
+        *,
+        input_stats: ChannelStats | None,
+        output_stats: list[ChannelStats] | None = None,
+        bins: BinSpec | None = None,
+        reconstruction: str = "weighted",
+        confidence_measure: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.input_stats = input_stats  # None = patch-wise
+        self.output_stats = output_stats  # None = stay in normalised units
+        self.bins = bins
+        self.reconstruction = reconstruction
+        self.confidence_measure = confidence_measure
+        if bins is not None:
+            self.register_buffer("centres", torch.as_tensor(bins.centres()), persistent=False)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.input_stats
+        if s is None:
+            mean = x.mean(dim=(-2, -1), keepdim=True)
+            std = x.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+            return (x - mean) / std
+        if s.low > float("-inf"):
+            x = x.clamp(s.low, s.high)
+        return (x - s.mean) / s.std
+
+    def denormalise(self, y: torch.Tensor) -> torch.Tensor:
+        if not self.output_stats:
+            return y
+        mean = torch.tensor([s.mean for s in self.output_stats], device=y.device, dtype=y.dtype)
+        std = torch.tensor([s.std for s in self.output_stats], device=y.device, dtype=y.dtype)
+        return y * std.view(1, -1, 1, 1) + mean.view(1, -1, 1, 1)
+
+    def forward(self, x: torch.Tensor):
+        out = self.network(self.normalise(x.float()))
+        if self.bins is None:
+            return {"values": self.denormalise(out.float())}
+        probs = out.float().softmax(dim=1)
+        result = {"values": self.denormalise(reconstruct(probs, self.centres, self.reconstruction))}
+        if self.confidence_measure:
+            result["confidence"] = confidence_map(probs, self.confidence_measure)
+        return result

@@ -1,0 +1,1 @@
+"""Evaluations behind ``python -m marsspec eval NAME``; each prints key=value lines."""

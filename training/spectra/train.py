@@ -1,0 +1,233 @@
+"""The training loop: seeded patches, masked loss, Adam + LR schedule, validation, checkpoints.
+
+Resumable: ``<out_dir>/last.pt`` holds the model, optimiser, step, elapsed time and sampler
+state; running the same config again continues from it. ``best.pt`` keeps the weights with the
+best mean validation PCC. ``max_minutes`` bounds wall time; the LR schedule follows whichever of
+step count and time budget is further along, so a time-boxed run still anneals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from marsspec.core.devices import resolve_device
+from marsspec.core.metrics.spectral import cosine, pcc, rmse
+from marsspec.core.models.bins import BinSpec, reconstruct
+from marsspec.core.models.spectral_net import build_spectral_net
+from marsspec.training.spectra.config import TrainConfig, load_config
+from marsspec.training.spectra.data import PatchSampler, expand_scenes, grid_patches, load_pair
+from marsspec.training.spectra.losses import BinLoss, masked_mse
+
+log = logging.getLogger("marsspec.training")
+
+
+def ensure_simulated(cfg: TrainConfig) -> None:
+    """Generate the simulator scenes a config names (once; existing folders are reused)."""
+    sim = cfg.simulate
+    if not sim:
+        return
+    from marsspec.training.simulator import SITES, SceneConfig, simulate_scene
+
+    sites = list(sim.get("sites") or sorted(SITES))
+    for key, seeds_key in (("train_dir", "seeds"), ("val_dir", "val_seeds")):
+        folder = sim.get(key)
+        for k, seed in enumerate(sim.get(seeds_key) or []):
+            out = Path(folder) / f"s{seed:05d}"
+            if (out / "truth.json").is_file():
+                continue
+            site = sites[k % len(sites)] if key == "train_dir" else sites[(k + 2) % len(sites)]
+            size = int(sim.get("size", 768) if key == "train_dir" else sim.get("val_size", 512))
+            simulate_scene(
+                SceneConfig(seed=int(seed), size=size, site=site, products=("ctx", "crism")), out
+            )
+
+
+def lr_factor(cfg: TrainConfig, progress: float, step: int) -> float:
+    warm = min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
+    if cfg.schedule == "constant":
+        return warm
+    if cfg.schedule == "step":
+        return warm * (0.1 if progress > 0.7 else 1.0)
+    return warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def choose_precision(cfg: TrainConfig, model, device, sampler) -> str:
+    """bf16 autocast on the CPU only when a timed step says it is faster here."""
+    if cfg.precision != "auto":
+        return cfg.precision
+    if device.type != "cpu":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    x = torch.from_numpy(sampler.batch(2)[0][:, :, :64, :64].copy())
+    times = {}
+    for precision in ("fp32", "bf16", "fp32", "bf16"):
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            model(x).float().mean().backward()
+        times[precision] = time.perf_counter() - start
+    model.zero_grad(set_to_none=True)
+    return "bf16" if times["bf16"] < 0.8 * times["fp32"] else "fp32"
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, pairs=None, val_pairs=None) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)
+        if pairs is None:
+            ensure_simulated(cfg)
+            pairs = [load_pair(p, cfg) for p in expand_scenes(cfg.scenes)]
+            val_pairs = [load_pair(p, cfg) for p in expand_scenes(cfg.val_scenes)]
+        self.pairs, self.val_pairs = pairs, val_pairs or []
+        self.sampler = PatchSampler(self.pairs, cfg, cfg.seed)
+        self.model = build_spectral_net(**cfg.architecture_kwargs()).to(self.device)
+        self.opt = torch.optim.Adam(
+            self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+        )
+        self.bins = BinSpec.from_dict(cfg.bins) if cfg.n_bins else None
+        if self.bins:
+            self.loss = BinLoss(self.bins, cfg.class_weights, l1=cfg.loss == "l1ce")
+        else:
+            self.loss = masked_mse
+        self.step = 0
+        self.elapsed = 0.0
+        self.best = -math.inf
+        self.history: list[dict] = []
+        self._resume()
+        self.precision = choose_precision(cfg, self.model, self.device, self.sampler)
+
+    def _resume(self) -> None:
+        last = self.out / "last.pt"
+        if not last.is_file():
+            return
+        state = torch.load(last, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.best, self.history = state["best"], state["history"]
+        self.sampler.rng.bit_generator.state = state["sampler_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from %s at step %d", last, self.step)
+
+    def _save(self, name: str) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "best": self.best,
+            "history": self.history,
+            "sampler_rng": self.sampler.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "config": self.cfg.to_dict(),
+        }
+        temp = self.out / f".{name}.tmp"
+        torch.save(state, temp)
+        temp.replace(self.out / name)
+
+    def predict_values(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        if self.bins:
+            out = reconstruct(out.float().softmax(dim=1), torch.as_tensor(self.bins.centres()))
+        return out.float()
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        preds, truths = [], []
+        for pair in self.val_pairs:
+            for x, y, m in grid_patches(pair, self.cfg.patch_size):
+                p = self.predict_values(torch.from_numpy(x[None].copy()).to(self.device))[0]
+                preds.append(p.cpu().numpy()[:, m])
+                truths.append(y[:, m])
+        self.model.train()
+        if not preds:
+            return {}
+        p, t = np.concatenate(preds, axis=1), np.concatenate(truths, axis=1)
+        out: dict[str, float] = {}
+        for b, lam in enumerate(self.cfg.target_wavelengths_nm):
+            out[f"pcc_{lam:g}"] = pcc(p[b], t[b])
+            out[f"cosine_{lam:g}"] = cosine(p[b], t[b])
+            out[f"rmse_{lam:g}"] = rmse(p[b], t[b])
+        out["pcc"] = float(np.mean([out[f"pcc_{lam:g}"] for lam in self.cfg.target_wavelengths_nm]))
+        return out
+
+    def budget_progress(self) -> float:
+        by_steps = self.step / self.cfg.max_steps
+        if self.cfg.max_minutes:
+            return max(by_steps, self.elapsed / (60 * self.cfg.max_minutes))
+        return by_steps
+
+    def train(self) -> dict:
+        cfg = self.cfg
+        self.model.train()
+        bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.id, mininterval=5)
+        running = None
+        while self.budget_progress() < 1.0:
+            started = time.perf_counter()
+            factor = lr_factor(cfg, self.budget_progress(), self.step)
+            for group in self.opt.param_groups:
+                group["lr"] = cfg.lr * factor
+            x, y, m = (
+                torch.from_numpy(a).to(self.device) for a in self.sampler.batch(cfg.batch_size)
+            )
+            with torch.autocast(
+                self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
+            ):
+                out = self.model(x)
+            loss = self.loss(out.float(), y, m)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.step += 1
+            self.elapsed += time.perf_counter() - started
+            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}", lr=f"{cfg.lr * factor:.2e}")
+            if self.step % cfg.val_every == 0 or self.budget_progress() >= 1.0:
+                metrics = self.validate()
+                metrics.update(step=self.step, loss=running, minutes=self.elapsed / 60)
+                self.history.append(metrics)
+                log.info("step %d: %s", self.step, metrics)
+                bar.write(
+                    f"step {self.step}: val pcc {metrics.get('pcc', float('nan')):.4f} "
+                    f"loss {running:.4f}"
+                )
+                if metrics.get("pcc", -math.inf) > self.best:
+                    self.best = metrics["pcc"]
+                    self._save("best.pt")
+                self._save("last.pt")
+        bar.close()
+        summary = {
+            "id": cfg.id,
+            "steps": self.step,
+            "minutes": self.elapsed / 60,
+            "precision": self.precision,
+            "best_val_pcc": self.best,
+            "history": self.history,
+        }
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+
+def main(config) -> int:
+    """Entry point used by `marsspec train` (config: dict, path, or TrainConfig)."""
+    cfg = config if isinstance(config, TrainConfig) else load_config(config)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    summary = Trainer(cfg).train()
+    print(
+        f"trained={cfg.id} steps={summary['steps']} minutes={summary['minutes']:.1f} "
+        f"best_val_pcc={summary['best_val_pcc']:.4f} out={cfg.out_dir}"
+    )
+    return 0
