@@ -128,7 +128,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{path.name} is not a marsspec training checkpoint (model + config).")
     config = state["config"]
     if not str(config.get("task", "")).startswith("spectra"):
-        raise InputError("This exporter handles spectral models; superres has its own export.")
+        raise InputError(
+            "This checkpoint is not a spectral model; export a super-resolution generator with "
+            "`python -m marsspec.training.superres.export --checkpoint CKPT --id ID "
+            "--flavour psnr|gan`."
+        )
     models_dir = Path(args.models_dir) if args.models_dir else MODELS_DIR
     model_id = args.id or config["id"]
     weights = models_dir / f"{model_id}.safetensors"

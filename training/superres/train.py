@@ -1,0 +1,272 @@
+"""Two-stage MARSGAN training (paper 002 §2.4), resumable, CPU or CUDA.
+
+Stage ``psnr``: generator alone, L1 content loss (Eq. 8). Stage ``gan``: initialised from the
+PSNR checkpoint, generator loss ``gamma*phi54 + (1-gamma)*phi22 + lambda*RaGAN + eta*MSE``
+(Eq. 12; lambda 5e-3, gamma 0.5, eta 0.5), discriminator loss Eq. 10. Adam (0.9, 0.999),
+learning rate halved at each milestone. Milestones are fractions of the run measured by steps
+or by the time budget, whichever is further along, so a time-boxed run still anneals.
+
+``<out_dir>/last.pt`` holds everything needed to continue (networks, optimisers, step, elapsed
+time, sampler state); running the same config again resumes. ``best.pt`` (PSNR stage: best
+held-out PSNR; GAN stage: the last state) is what ``export`` reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from marsspec.core.devices import resolve_device
+from marsspec.core.errors import InputError
+from marsspec.core.metrics.image import psnr
+from marsspec.core.models.marsgan import build_generator, count_parameters
+from marsspec.training.superres.data import CropSampler, load_images
+from marsspec.training.superres.degrade import bicubic_up
+from marsspec.training.superres.discriminator import VGGDiscriminator
+from marsspec.training.superres.losses import (
+    build_perceptual,
+    l1_loss,
+    mse_loss,
+    ragan_discriminator_loss,
+    ragan_generator_loss,
+)
+
+log = logging.getLogger("marsspec.training")
+DEFAULT_DATA_ROOT = str(Path(__file__).resolve().parents[3] / "shared" / "data")
+
+
+@dataclass
+class SuperresTrainConfig:
+    id: str = "marsgan-psnr"
+    task: str = "superres"
+    stage: str = "psnr"  # psnr | gan
+    out_dir: str = "runs/marsgan-psnr"
+    simulate: dict = field(default_factory=dict)  # {dir, seeds, val_seeds, size}
+    hr_patterns: list = field(default_factory=list)
+    val_patterns: list = field(default_factory=list)
+    real_hirise: dict | None = None  # {data_root, rows: [0.0, 0.8], val_rows: [0.85, 1.0]}
+    generator: dict = field(default_factory=lambda: {"nf": 64, "gc": 32, "n_blocks": 23})
+    init_from: str | None = None  # GAN stage: the PSNR checkpoint
+    hr_crop: int = 128
+    batch_size: int = 16
+    lr: float = 1e-4
+    milestones: list = field(default_factory=lambda: [0.1, 0.2, 0.6, 0.85])
+    max_steps: int = 600000
+    max_minutes: float | None = None
+    edge_fraction: float = 0.15
+    blur_sigma: float = 1.2
+    lambda_adv: float = 5e-3
+    gamma: float = 0.5
+    eta: float = 0.5
+    vgg19_weights: str | None = None
+    disc_nf: int = 64
+    noise: bool = True
+    val_crops: int = 32
+    val_every: int = 100
+    log_every: int = 20
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SuperresTrainConfig:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise InputError(f"Unknown superres config key(s) {sorted(unknown)}.")
+        cfg = cls(**data)
+        if cfg.stage not in ("psnr", "gan"):
+            raise InputError(f"stage {cfg.stage!r} must be 'psnr' or 'gan'.")
+        return cfg
+
+
+def ensure_simulated(sim: dict) -> None:
+    """Simulate the HiRISE-like HR scenes a config names (existing folders are reused)."""
+    if not sim:
+        return
+    from marsspec.training.simulator import SITES, SceneConfig, simulate_scene
+
+    sites = list(SITES)
+    size = int(sim.get("size", 512))
+    for seed in list(sim.get("seeds", [])) + list(sim.get("val_seeds", [])):
+        out = Path(sim["dir"]) / f"s{int(seed):03d}"
+        if (out / "hirise.tif").is_file():
+            continue
+        config = SceneConfig(
+            seed=int(seed),
+            size=size,
+            site=sites[int(seed) % len(sites)],
+            products=("hirise",),
+            hirise_size=size,
+        )
+        simulate_scene(config, out)
+
+
+def lr_factor(milestones: list, progress: float) -> float:
+    return 0.5 ** sum(progress >= m for m in milestones)
+
+
+def _val_set(cfg: SuperresTrainConfig) -> tuple[torch.Tensor, torch.Tensor] | None:
+    real = None
+    if cfg.real_hirise and cfg.real_hirise.get("val_rows"):
+        real = {**cfg.real_hirise, "rows": cfg.real_hirise["val_rows"]}
+    if not cfg.val_patterns and real is None:
+        return None
+    images = load_images(list(cfg.val_patterns), real)
+    sampler = CropSampler(images, cfg.hr_crop, seed=12345, edge_fraction=0.0)
+    return sampler.batch(cfg.val_crops)
+
+
+def evaluate(generator, val, device) -> tuple[float, float]:
+    """(SR PSNR, bicubic PSNR) on the held-out crops (peak = 1: the normalised range)."""
+    lr, hr = val
+    generator.eval()
+    with torch.inference_mode():
+        sr = torch.cat([generator(lr[i : i + 8].to(device)).cpu() for i in range(0, len(lr), 8)])
+    generator.train()
+    hr_np = hr.numpy()
+    return psnr(sr.numpy(), hr_np, 1.0), psnr(bicubic_up(lr).numpy(), hr_np, 1.0)
+
+
+def main(config: dict) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = SuperresTrainConfig.from_dict(config)
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ensure_simulated(cfg.simulate)
+    real = None
+    if cfg.real_hirise:
+        real = {"data_root": DEFAULT_DATA_ROOT, **cfg.real_hirise}
+        cfg.real_hirise = real
+    sampler = CropSampler(
+        load_images(list(cfg.hr_patterns), real),
+        cfg.hr_crop,
+        seed=cfg.seed,
+        edge_fraction=cfg.edge_fraction,
+        blur_sigma=cfg.blur_sigma,
+    )
+    val = _val_set(cfg)
+
+    gen_kwargs = {"in_channels": 1, "out_channels": 1, **cfg.generator}
+    generator = build_generator(**gen_kwargs).to(device).set_noise(cfg.noise)
+    generator.train()
+    log.info("generator: %s, %d parameters", gen_kwargs, count_parameters(generator))
+    g_opt = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+    disc = d_opt = perceptual = None
+    if cfg.stage == "gan":
+        disc = VGGDiscriminator(1, cfg.disc_nf).to(device)
+        d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+        perceptual = build_perceptual(cfg.vgg19_weights, cfg.gamma)
+        if perceptual is not None:
+            perceptual = perceptual.to(device)
+
+    step, elapsed, best = 0, 0.0, -math.inf
+    last = out / "last.pt"
+    if last.is_file():
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        generator.load_state_dict(state["generator"])
+        g_opt.load_state_dict(state["g_opt"])
+        if disc is not None and state.get("disc"):
+            disc.load_state_dict(state["disc"])
+            d_opt.load_state_dict(state["d_opt"])
+        sampler.set_state(state["sampler"])
+        step, elapsed, best = state["step"], state["elapsed"], state.get("best", -math.inf)
+        log.info("resumed %s at step %d (%.1f min)", last, step, elapsed / 60)
+    elif cfg.init_from:
+        init = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        generator.load_state_dict(init["generator"])
+        log.info("generator initialised from %s", cfg.init_from)
+
+    def save(path: Path) -> None:
+        torch.save(
+            {
+                "generator": generator.state_dict(),
+                "g_opt": g_opt.state_dict(),
+                "disc": disc.state_dict() if disc is not None else None,
+                "d_opt": d_opt.state_dict() if d_opt is not None else None,
+                "sampler": sampler.state(),
+                "step": step,
+                "elapsed": elapsed,
+                "best": best,
+                "config": asdict(cfg),
+                "generator_kwargs": gen_kwargs,
+                "task": "superres",
+            },
+            path.with_suffix(".tmp"),
+        )
+        path.with_suffix(".tmp").replace(path)
+
+    budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+    started = time.perf_counter() - elapsed
+    running = []
+    while step < cfg.max_steps and elapsed < budget:
+        progress = max(step / cfg.max_steps, elapsed / budget)
+        factor = lr_factor(cfg.milestones, progress)
+        for opt in (g_opt, d_opt):
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * factor
+        lr, hr = (t.to(device) for t in sampler.batch(cfg.batch_size))
+        sr = generator(lr)
+        if cfg.stage == "psnr":
+            g_loss = l1_loss(sr, hr)
+        else:
+            for p in disc.parameters():
+                p.requires_grad_(False)
+            real_score = disc(hr).detach()
+            fake_score = disc(sr)
+            g_loss = cfg.eta * mse_loss(sr, hr) + cfg.lambda_adv * ragan_generator_loss(
+                real_score, fake_score
+            )
+            if perceptual is not None:
+                g_loss = g_loss + perceptual(sr, hr)
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+        if cfg.stage == "gan":
+            for p in disc.parameters():
+                p.requires_grad_(True)
+            d_loss = ragan_discriminator_loss(disc(hr), disc(sr.detach()))
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
+        running.append(float(g_loss.detach()))
+        step += 1
+        elapsed = time.perf_counter() - started
+        if step % cfg.log_every == 0:
+            log.info(
+                "step %d  loss %.5f  lr %.2e  %.1f min",
+                step,
+                float(np.mean(running)),
+                cfg.lr * factor,
+                elapsed / 60,
+            )
+            running.clear()
+        if val is not None and step % cfg.val_every == 0:
+            sr_psnr, bic_psnr = evaluate(generator, val, device)
+            log.info("val step %d  psnr %.3f dB  bicubic %.3f dB", step, sr_psnr, bic_psnr)
+            if cfg.stage == "gan" or sr_psnr > best:
+                best = sr_psnr if cfg.stage == "psnr" else best
+                save(out / "best.pt")
+            save(last)
+    if val is not None:
+        sr_psnr, bic_psnr = evaluate(generator, val, device)
+        log.info("final psnr %.3f dB  bicubic %.3f dB", sr_psnr, bic_psnr)
+        if cfg.stage == "gan" or sr_psnr > best:
+            best = sr_psnr if cfg.stage == "psnr" else best
+            save(out / "best.pt")
+    else:
+        save(out / "best.pt")
+    save(last)
+    log.info("done: %d steps in %.1f min -> %s", step, elapsed / 60, out)
+    return 0
