@@ -33,7 +33,8 @@ STAMP_SYSTEM := $(BUILD)/.stamp-system
 STAMP_VENV   := $(VENV)/.stamp-requirements
 STAMP_PLUGIN := $(PROFILE)/.stamp-plugin-enabled
 
-.PHONY: env help setup test test-fast lint format demo package qgis-process bench-tiling clean distclean
+.PHONY: env help setup test test-fast lint format demo package qgis-process bench-tiling
+.PHONY: eval eval-spectra eval-coreg eval-sr screenshots clean distclean
 
 help:
 	@echo "make demo          set up, then run marsspec on the embedded sample scene -> demo-output/"
@@ -42,6 +43,11 @@ help:
 	@echo "make qgis-process ARGS='list'   qgis_process with marsspec enabled in an isolated profile"
 	@echo "make lint          ruff check + format check"
 	@echo "make bench-tiling  tiled-inference benchmark (key=value lines)"
+	@echo "make eval          eval-spectra + eval-coreg + eval-sr"
+	@echo "make eval-coreg    co-registration residuals on a simulated 2048 px scene (key=value)"
+	@echo "make eval-sr       super-resolution gains over bicubic x4 on held-out images (key=value)"
+	@echo "make eval-spectra  bundled EVC/FC models on held-out simulated scenes (key=value)"
+	@echo "make screenshots   PNGs of marsspec in the QGIS desktop (Xvfb) -> docs/img/"
 
 # ---- set-up -------------------------------------------------------------------------------
 setup: $(STAMP_PLUGIN)
@@ -56,7 +62,9 @@ $(STAMP_VENV): $(STAMP_SYSTEM) requirements.txt constraints.txt scripts/setup_ve
 
 $(STAMP_PLUGIN): $(STAMP_VENV)
 	@mkdir -p $(XDG_DATA_HOME) $(XDG_CONFIG_HOME) $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
-	$(QGIS_PROCESS) plugins enable marsspec >/dev/null
+	@# enable fails when the profile already has it enabled: accept that state, nothing else
+	$(QGIS_PROCESS) plugins enable marsspec >/dev/null 2>&1 || \
+	  $(QGIS_PROCESS) plugins 2>/dev/null | grep -Eq '^\* marsspec$$'
 	@touch $@
 
 # ---- everyday commands --------------------------------------------------------------------
@@ -85,6 +93,20 @@ qgis-process: setup
 
 bench-tiling: setup
 	$(PY) benchmarks/bench_tiling.py
+
+eval: eval-spectra eval-coreg eval-sr
+
+eval-coreg: setup
+	$(PY) -m marsspec eval coreg
+
+eval-sr: setup
+	$(PY) -m marsspec eval sr
+
+eval-spectra: setup
+	$(PY) -m marsspec eval spectra
+
+screenshots: setup
+	$(PY) scripts/screenshots.py --out docs/img
 
 clean:
 	rm -rf $(BUILD) dist demo-output .pytest_cache .ruff_cache

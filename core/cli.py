@@ -25,6 +25,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "marsspec.core.commands.simulate",
         "simulate a Mars scene (CTX, CRISM, CaSSIS...)",
     ),
+    "coregister": (
+        "marsspec.core.commands.coregister",
+        "co-register a CRISM product to a CTX image (arosics)",
+    ),
+    "eval": ("marsspec.core.commands.eval", "evaluate models / co-registration (key=value)"),
+    "predict": ("marsspec.core.commands.predict", "predict CRISM EVC/FC bands from a CTX raster"),
+    "confidence": ("marsspec.core.commands.confidence", "per-pixel confidence of a bin model"),
+    "train": ("marsspec.core.commands.train", "train a model from a YAML config"),
+    "export": ("marsspec.core.commands.export", "export a checkpoint to models/ + manifest"),
+    "superres": ("marsspec.core.commands.superres", "super-resolve a raster 4x (MARSGAN)"),
 }
 
 

@@ -5,12 +5,23 @@ from __future__ import annotations
 from qgis.core import QgsProcessingProvider
 
 from marsspec.core.version import __version__
+from marsspec.marsspec_plugin.algorithms.bin_confidence import BinConfidenceAlgorithm
 from marsspec.marsspec_plugin.algorithms.check_dependencies import CheckDependenciesAlgorithm
+from marsspec.marsspec_plugin.algorithms.coregister import CoregisterCrismAlgorithm
 from marsspec.marsspec_plugin.algorithms.describe import DescribeAlgorithm
+from marsspec.marsspec_plugin.algorithms.predict_spectra import PredictSpectraAlgorithm
+from marsspec.marsspec_plugin.algorithms.superresolve import SuperresolveAlgorithm
 from marsspec.marsspec_plugin.resources import icon
 
 # Listed explicitly (no discovery by file name): what is here is what users get.
-ALGORITHM_CLASSES = (DescribeAlgorithm, CheckDependenciesAlgorithm)
+ALGORITHM_CLASSES = (
+    DescribeAlgorithm,
+    CheckDependenciesAlgorithm,
+    CoregisterCrismAlgorithm,
+    SuperresolveAlgorithm,
+    PredictSpectraAlgorithm,
+    BinConfidenceAlgorithm,
+)
 
 
 class MarsspecProvider(QgsProcessingProvider):
