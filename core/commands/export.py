@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     from marsspec.core.io.atomic import atomic_output
 
     with atomic_output(weights) as temp:
-        save_file(tensors, str(temp), metadata={"id": model_id, "task": config["task"]})
+        # one metadata key: safetensors writes several in hash order, which changes the sha256
+        save_file(tensors, str(temp), metadata={"marsspec": f"{model_id} {config['task']}"})
     weights.chmod(0o644)  # the temp file was private; the plugin zip needs it readable
     entry = manifest_entry(config, args, weights, sha256_file(weights), weights.stat().st_size)
     manifest = upsert_manifest_entry(entry, models_dir / "manifest.json")
