@@ -8,9 +8,7 @@ strings imported on demand (listing models never imports torch).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
 import importlib
 import json
 import os
@@ -20,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from marsspec.core.errors import InputError, ModelNotFoundError, RasterIOError
+from marsspec.core.io.atomic import atomic_output
+from marsspec.core.provenance import sha256_file
 
 SCHEMA_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -36,15 +36,6 @@ TASKS = ("spectra-regression", "spectra-bins", "superres")
 
 class ModelIntegrityError(InputError):
     """A weights file is missing or its sha256 differs from the manifest."""
-
-
-def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks (weights files may be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -215,11 +206,6 @@ def upsert_manifest_entry(
     data = _read_json(path)
     models = [m for m in data["models"] if m.get("id") != entry["id"]] + [entry]
     data["models"] = sorted(models, key=lambda m: m["id"])
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_output(path) as temp:
         temp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
     return path

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from qgis.core import (
@@ -83,12 +81,8 @@ class DescribeAlgorithm(MarsspecAlgorithm):
 
 def _write_json(path: Path, data: dict) -> None:
     """Write beside the destination, then rename: a failed write leaves no half file."""
+    from marsspec.core.io.atomic import atomic_output
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2, default=str)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
