@@ -19,14 +19,9 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter, uniform_filter
 
+from marsspec.core.metrics.spectral import pcc
+
 SITES = ("jezero", "gale", "eberswalde", "holden", "mawrth_vallis", "melas_chasma")
-
-
-def pcc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / denom) if denom > 0 else float("nan")
 
 
 def crism_blur(ctx: np.ndarray) -> np.ndarray:
