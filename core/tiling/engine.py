@@ -52,6 +52,8 @@ class TilingConfig:
     ``large_tile`` (fully convolutional models only) replaces the ``d``/``s`` scheme by tiles of
     that edge at stride ``large_tile - 2*margin`` whose ``margin`` is discarded: far fewer
     redundant pixels than ``s = 2``. It must suit the model (e.g. a multiple of 32 for a U-Net).
+    ``prepare_model`` runs an ``nn.Module`` predictor as its checked, rewritten copy
+    (:mod:`marsspec.core.tiling.prepare`: batch norms folded, ...); False runs it as given.
     """
 
     d: int = 256
@@ -66,6 +68,7 @@ class TilingConfig:
     large_tile: int | None = None
     margin: int = 32
     channels_last: bool = True
+    prepare_model: bool = True
     prefetch: int = 2
     checksum_input: bool = False
     gdal_cache_mb: int = 64
@@ -309,6 +312,7 @@ def run_tiled(
         batch_size=cfg.batch_size,
         patch_size=plan.size,
         channels_last=cfg.channels_last,
+        prepare=cfg.prepare_model,
         notify=log,
     )
     say(
@@ -395,6 +399,7 @@ def _tags(
             "bands": ",".join(str(b) for b in cfg.bands),
             "device": forward.device_description,
             "precision": "fp32" if forward.precision == "auto" else forward.precision,
+            "model_preparation": forward.preparation,
         }
     )
     return provenance_tags(
