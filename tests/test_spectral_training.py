@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 
 from marsspec.core.cli import main as cli_main
 from marsspec.core.errors import InputError
@@ -115,6 +116,27 @@ def test_train_resume_export(tmp_path):
     net = entry.build()
     with torch.no_grad():
         assert net(torch.zeros(1, 1, 64, 64)).shape == (1, 8, 3, 64, 64)
+
+    # stage 2: recalibrate the bin head only, starting from the exported weights
+    start = load_file(str(models / "tiny-evc.safetensors"))
+    tune = {
+        **config,
+        "out_dir": str(tmp_path / "tune"),
+        "init_weights": str(models / "tiny-evc.safetensors"),
+        "train_only": ["net.segmentation_head"],
+        "loss": "ce",
+        "class_weights": "none",
+        "lr": 0.01,
+    }
+    path.write_text(yaml.safe_dump(tune))
+    assert cli_main(["train", "--config", str(path)]) == 0
+    tuned = torch.load(tmp_path / "tune/last.pt", weights_only=False)["model"]
+    changed = {k for k, v in tuned.items() if not torch.equal(v, start[k].to(v.dtype))}
+    assert changed and all(k.startswith("net.segmentation_head") for k in changed), changed
+    assert any("running_mean" in k for k in tuned)  # batch-norm statistics stayed frozen too
+
+    path.write_text(yaml.safe_dump({**tune, "train_only": ["net.no_such_layer"]}))
+    assert cli_main(["train", "--config", str(path)]) == 1
 
 
 def test_train_dispatches_on_task(tmp_path):

@@ -21,6 +21,9 @@ class TrainConfig:
     Data: ``scenes`` are folders holding ``input_name`` (CTX) and ``target_name`` (CRISM on
     the CTX grid, nodata outside its footprint) and optionally ``mask_name`` (1 = valid);
     ``simulate`` generates missing simulator scenes first. ``val_scenes`` likewise.
+    Fine-tuning: ``init_weights`` (a ``.safetensors`` export or a training checkpoint) gives
+    the starting weights; ``train_only`` (parameter-name prefixes) trains those parameters and
+    freezes the rest, batch-norm statistics included.
     """
 
     id: str
@@ -60,6 +63,8 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     threads: int | None = None
+    init_weights: str | None = None
+    train_only: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from marsspec.core.devices import resolve_device
+from marsspec.core.errors import InputError
 from marsspec.core.metrics.spectral import cosine, pcc, rmse
 from marsspec.core.models.bins import BinSpec, reconstruct
 from marsspec.core.models.spectral_net import build_spectral_net
@@ -76,6 +77,50 @@ def choose_precision(cfg: TrainConfig, model, device, sampler) -> str:
     return "bf16" if times["bf16"] < 0.8 * times["fp32"] else "fp32"
 
 
+def load_initial_weights(model: torch.nn.Module, path: Path) -> None:
+    """Start from an exported ``.safetensors`` file or a ``marsspec train`` checkpoint."""
+    if not path.is_file():
+        raise InputError(f"init_weights {str(path)!r} does not exist.")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=False).get("model")
+        if state is None:
+            raise InputError(f"{path.name} is not a marsspec checkpoint (no 'model' entry).")
+    own = model.state_dict()
+    try:
+        model.load_state_dict({k: v.to(own[k].dtype) if k in own else v for k, v in state.items()})
+    except RuntimeError as exc:
+        raise InputError(
+            f"init_weights {path.name} does not fit this config's architecture ({exc}); use "
+            "the weights of a model with the same arch, encoder, bands and bins."
+        ) from exc
+    log.info("initial weights from %s", path)
+
+
+def select_trainable(model: torch.nn.Module, prefixes: list[str]) -> list[torch.nn.Parameter]:
+    """Parameters to optimise: all, or those whose names start with one of ``prefixes``."""
+    if not prefixes:
+        return list(model.parameters())
+    chosen = []
+    for name, param in model.named_parameters():
+        param.requires_grad_(any(name.startswith(p) for p in prefixes))
+        if param.requires_grad:
+            chosen.append(param)
+    if not chosen:
+        names = sorted({n.rsplit(".", 2)[0] for n, _ in model.named_parameters()})[-5:]
+        raise InputError(f"train_only {prefixes} matches no parameter; names look like {names}.")
+    log.info(
+        "training %d of %d parameters (%s)",
+        sum(p.numel() for p in chosen),
+        sum(p.numel() for p in model.parameters()),
+        ", ".join(prefixes),
+    )
+    return chosen
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, pairs=None, val_pairs=None) -> None:
         self.cfg = cfg
@@ -92,9 +137,10 @@ class Trainer:
         self.pairs, self.val_pairs = pairs, val_pairs or []
         self.sampler = PatchSampler(self.pairs, cfg, cfg.seed)
         self.model = build_spectral_net(**cfg.architecture_kwargs()).to(self.device)
-        self.opt = torch.optim.Adam(
-            self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
-        )
+        if cfg.init_weights:
+            load_initial_weights(self.model, Path(cfg.init_weights))
+        trainable = select_trainable(self.model, cfg.train_only)
+        self.opt = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.bins = BinSpec.from_dict(cfg.bins) if cfg.n_bins else None
         if self.bins:
             self.loss = BinLoss(self.bins, cfg.class_weights, l1=cfg.loss == "l1ce")
@@ -151,7 +197,7 @@ class Trainer:
                 p = self.predict_values(torch.from_numpy(x[None].copy()).to(self.device))[0]
                 preds.append(p.cpu().numpy()[:, m])
                 truths.append(y[:, m])
-        self.model.train()
+        self._train_mode()
         if not preds:
             return {}
         p, t = np.concatenate(preds, axis=1), np.concatenate(truths, axis=1)
@@ -169,9 +215,14 @@ class Trainer:
             return max(by_steps, self.elapsed / (60 * self.cfg.max_minutes))
         return by_steps
 
+    def _train_mode(self) -> None:
+        # a partly frozen network stays in eval mode: its frozen batch norms must keep their
+        # statistics (the trainable heads have no batch norm or dropout)
+        self.model.train(not self.cfg.train_only)
+
     def train(self) -> dict:
         cfg = self.cfg
-        self.model.train()
+        self._train_mode()
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.id, mininterval=5)
         running = None
         while self.budget_progress() < 1.0:
