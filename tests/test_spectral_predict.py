@@ -219,4 +219,19 @@ def test_qgis_process_predict_and_confidence(qgis_process_env, scene, tmp_path):
     )
     assert bad.returncode != 0 and "regression model" in bad.stdout + bad.stderr
     assert not (tmp_path / "x.tif").exists() and not (tmp_path / "y.tif").exists()
+    # the DEM parameter reaches the core: a CTX-only model refuses it by name
+    bad = qgis_process_runner.run(
+        [
+            "run",
+            "marsspec:predictspectra",
+            "--",
+            f"INPUT={scene / 'ctx.tif'}",
+            f"DEM={scene / 'ctx.tif'}",
+            "MODEL=0",
+            f"OUTPUT={tmp_path / 'x.tif'}",
+        ],
+        qgis_process_env,
+    )
+    assert bad.returncode != 0 and "reads CTX only" in bad.stdout + bad.stderr
+    assert not (tmp_path / "x.tif").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         batch_size=args.batch_size,
         manifest=args.manifest,
+        dem=args.dem,
     )
     result = predict_spectra(
         req,

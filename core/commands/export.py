@@ -57,8 +57,9 @@ def manifest_entry(config: dict, args, weights: Path, sha: str, size: int) -> di
 
     task = config["task"]
     lams = [float(v) for v in config["target_wavelengths_nm"]]
+    in_channels = 2 if config.get("dem_name") else 1
     kwargs = {
-        "in_channels": 1,
+        "in_channels": in_channels,
         "n_bands": len(lams),
         "n_bins": int(config["bins"]["count"]) if task == "spectra-bins" else None,
         "arch": config["arch"],
@@ -78,7 +79,7 @@ def manifest_entry(config: dict, args, weights: Path, sha: str, size: int) -> di
         "product": config["product"],
         "architecture": "smp-spectral",
         "architecture_kwargs": kwargs,
-        "in_channels": 1,
+        "in_channels": in_channels,
         "out_channels": len(lams) * (kwargs["n_bins"] or 1),
         "scale": 1,
         "patch_size": args.patch_size,

@@ -23,6 +23,11 @@ def add_common(parser: argparse.ArgumentParser, default_model: str) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--dem",
+        default=None,
+        help="DEM of the scene, for models with a DEM channel (any Mars grid)",
+    )
     parser.add_argument("--manifest", default=None, help=argparse.SUPPRESS)
 
 
@@ -86,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         batch_size=args.batch_size,
         manifest=args.manifest,
+        dem=args.dem,
     )
     result = predict_spectra(
         req,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import rasterio
 
 from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.io.stack import stack_with_dem
 from marsspec.core.models.bins import RECONSTRUCTIONS, BinSpec
 from marsspec.core.models.confidence import MEASURES
 from marsspec.core.models.confidence import describe as describe_measure
@@ -27,6 +29,7 @@ from marsspec.core.models.normalisation import (
     raster_stats,
     table_a1,
 )
+from marsspec.core.provenance import input_fingerprint
 
 log = logging.getLogger("marsspec.spectral")
 
@@ -51,6 +54,7 @@ class PredictRequest:
     precision: str = "auto"
     batch_size: int = 8
     manifest: str | Path | None = None
+    dem: str | Path | None = None  # for models with a DEM channel (in_channels 2)
 
 
 @dataclass
@@ -140,8 +144,6 @@ def predict_spectra(
     warn: Callable[[str], object] | None = None,
 ) -> PredictResult:
     """Run the prediction described by ``req``; see the module docstring for guarantees."""
-    from marsspec.core.tiling import OutputSpec, TilingConfig, run_tiled
-
     source = Path(req.input)
     band, warnings = _input_band(source, req.band)
     check_mode(req.normalisation)
@@ -172,13 +174,65 @@ def predict_spectra(
         log.warning(w)
         if warn:
             warn(w)
+    _check_dem_matches(entry, req)
     network = entry.build("cpu")  # verifies the sha256 first
+    with contextlib.ExitStack() as stack:
+        if req.dem:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="marsspec-dem-"))
+            source_for_model = stack_with_dem(source, band, req.dem, folder)
+            bands = (1, 2)
+        else:
+            source_for_model, bands = source, (band,)
+        return _predict(
+            req,
+            entry,
+            network,
+            source,
+            source_for_model,
+            bands,
+            bins,
+            s,
+            warnings,
+            progress=progress,
+            cancel=cancel,
+        )
+
+
+def _check_dem_matches(entry: ModelEntry, req: PredictRequest) -> None:
+    if entry.in_channels == 2 and not req.dem:
+        raise InputError(
+            f"Model {entry.id!r} reads CTX and a DEM; give the DEM of the scene (any Mars "
+            "projection and resolution: it is warped onto the CTX grid)."
+        )
+    if entry.in_channels == 1 and req.dem:
+        raise InputError(
+            f"Model {entry.id!r} reads CTX only; drop the DEM or choose a model trained with "
+            "a DEM channel."
+        )
+
+
+def _predict(
+    req: PredictRequest,
+    entry: ModelEntry,
+    network,
+    source: Path,
+    source_for_model: Path,
+    bands: tuple[int, ...],
+    bins: BinSpec | None,
+    s: int,
+    warnings: list[str],
+    *,
+    progress: Callable[[float], object] | None,
+    cancel: Callable[[], bool] | None,
+) -> PredictResult:
+    from marsspec.core.tiling import OutputSpec, TilingConfig, run_tiled
+
+    clip = float(entry.normalisation.get("clip_percent", 0.01))
     if req.normalisation == "image":
-        input_stats = raster_stats(
-            source, [band], float(entry.normalisation.get("clip_percent", 0.01)), cancel=cancel
-        )[0]
-    elif req.normalisation == "global":
-        input_stats = table_a1("ctx")
+        input_stats = raster_stats(source_for_model, bands, clip, cancel=cancel)
+    elif req.normalisation == "global":  # Table A1 has CTX only: a DEM is z-scored per image
+        dem_stats = raster_stats(source_for_model, [2], clip, cancel=cancel) if req.dem else []
+        input_stats = [table_a1("ctx"), *dem_stats]
     else:
         input_stats = None
     output_stats, units, units_text = _output_plan(entry, req, input_stats)
@@ -202,8 +256,17 @@ def predict_spectra(
     }
     if input_stats is not None:
         common["MARSSPEC_INPUT_STATS"] = ",".join(
-            f"{k}={v:.6g}" for k, v in input_stats.to_dict().items()
+            f"{k}={v:.6g}" for k, v in input_stats[0].to_dict().items()
         )
+    if req.dem:
+        common["MARSSPEC_DEM_STATS"] = (
+            ",".join(f"{k}={v:.6g}" for k, v in input_stats[1].to_dict().items())
+            if input_stats
+            else "patch-wise"
+        )
+        # the engine read a VRT in a temporary folder: name the real inputs instead
+        common["MARSSPEC_INPUT"] = input_fingerprint(source)
+        common["MARSSPEC_INPUT_2"] = input_fingerprint(Path(req.dem))
     if bins is not None:
         common["MARSSPEC_BINS"] = (
             f"{bins.count} {bins.spacing} in [-{bins.range:g}, {bins.range:g}]"
@@ -234,13 +297,13 @@ def predict_spectra(
         blending=req.blending,
         device=req.device,
         precision=req.precision,
-        bands=(band,),
+        bands=bands,
         batch_size=req.batch_size,
     )
     result = PredictResult(units=units, warnings=warnings)
     try:
         tiled = run_tiled(
-            source,
+            source_for_model,
             predictor,
             specs,
             config,

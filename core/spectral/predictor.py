@@ -20,7 +20,7 @@ class SpectralPredictor(nn.Module):
         self,
         network: nn.Module,
         *,
-        input_stats: ChannelStats | None,
+        input_stats: ChannelStats | list[ChannelStats] | None,
         output_stats: list[ChannelStats] | None = None,
         bins: BinSpec | None = None,
         reconstruction: str = "weighted",
@@ -28,7 +28,10 @@ class SpectralPredictor(nn.Module):
     ) -> None:
         super().__init__()
         self.network = network
-        self.input_stats = input_stats  # None = patch-wise
+        # one ChannelStats per input channel (CTX, then DEM); None = patch-wise
+        if isinstance(input_stats, ChannelStats):
+            input_stats = [input_stats]
+        self.input_stats = input_stats
         self.output_stats = output_stats  # None = stay in normalised units
         self.bins = bins
         self.reconstruction = reconstruction
@@ -37,14 +40,17 @@ class SpectralPredictor(nn.Module):
             self.register_buffer("centres", torch.as_tensor(bins.centres()), persistent=False)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.input_stats
-        if s is None:
+        if self.input_stats is None:
             mean = x.mean(dim=(-2, -1), keepdim=True)
             std = x.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
             return (x - mean) / std
-        if s.low > float("-inf"):
-            x = x.clamp(s.low, s.high)
-        return (x - s.mean) / s.std
+        channels = []
+        for c, s in enumerate(self.input_stats):
+            xc = x[:, c : c + 1]
+            if s.low > float("-inf"):
+                xc = xc.clamp(s.low, s.high)
+            channels.append((xc - s.mean) / s.std)
+        return channels[0] if len(channels) == 1 else torch.cat(channels, dim=1)
 
     def denormalise(self, y: torch.Tensor) -> torch.Tensor:
         if not self.output_stats:

@@ -18,8 +18,11 @@ MEASURES = ("max_probability", "entropy", "multimodal")
 
 HELP_COMMON = (
     "<p><b>Parameters.</b> INPUT: a CTX image (I/F or DN; any GDAL format). BAND: the CTX "
-    "band, needed only for multi-band rasters. MODEL: a bundled model (product and task in the "
-    "label). STRIDE_FACTOR s: patches of edge d are evaluated at stride d/s and blended "
+    "band, needed only for multi-band rasters. DEM: the scene's heights, only for a model "
+    "trained with a DEM channel (any Mars projection and resolution; warped bilinearly onto "
+    "the CTX grid and z-scored per image); the bundled models read CTX alone. MODEL: a "
+    "bundled model (product and task in the label). STRIDE_FACTOR s: patches of edge d are "
+    "evaluated at stride d/s and blended "
     "(paper §3.3; s = 2 with Gaussian weights is the paper's choice; s^2 times the work). "
     "BLENDING: gaussian (Eq. 3) or mean (Eq. 2). NORMALISATION: image (default; "
     "statistics of the whole input after a 0.01 % percentile clip, output in normalised "
@@ -62,6 +65,11 @@ def add_input_parameters(alg, models) -> None:
             "BAND", alg.tr("CTX band (multi-band rasters only)"), None, "INPUT", optional=True
         )
     )
+    alg.addParameter(
+        QgsProcessingParameterRasterLayer(
+            "DEM", alg.tr("DEM (only for models with a DEM channel)"), optional=True
+        )
+    )
     labels = [e.label for e in models] or ["(no model installed)"]
     alg.addParameter(QgsProcessingParameterEnum("MODEL", alg.tr("Model"), labels, defaultValue=0))
     stride = QgsProcessingParameterNumber(
@@ -94,7 +102,9 @@ def common_request_kwargs(alg, parameters, context, models) -> dict:
     if not 0 <= index < len(models):
         raise InputError(f"MODEL index {index} is out of range 0..{len(models) - 1}.")
     band = alg.parameterAsInt(parameters, "BAND", context) if parameters.get("BAND") else 0
+    dem = alg.raster_path(parameters, "DEM", context) if parameters.get("DEM") else None
     return {
+        "dem": dem,
         "input": alg.raster_path(parameters, "INPUT", context),
         "band": band or None,
         "model": models[index].id,

@@ -22,7 +22,7 @@ from marsspec.training.simulator.units import UNIT_NAMES, make_surface
 
 EVC_NM = (592.0, 533.0, 442.0)  # CRISM enhanced visible colour (R, G, B)
 FC_NM = (2503.0, 1500.0, 1080.0)  # CRISM false colour / FAL (R, G, B)
-PRODUCTS = ("ctx", "crism", "cassis", "hirise")
+PRODUCTS = ("ctx", "crism", "cassis", "hirise", "dem")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class SceneConfig:
     cassis_pixel_m: float = 4.5
     hirise_pixel_m: float = 0.75
     hirise_size: int | None = None  # pixels per side; default min(size, 2048)
+    dem_factor: int = 4  # DEM pixel = 4 CTX pixels (24 m), like a CTX stereo DTM
     # CRISM misregistration ranges in CRISM pixels: global shift, smooth-warp amplitude
     shift_crism_px: tuple[float, float] = (2.0, 5.0)
     warp_crism_px: tuple[float, float] = (0.3, 0.6)
@@ -54,6 +55,8 @@ class SceneConfig:
                 raise InputError(
                     f"CRISM wavelength {lam:g} nm is outside the simulated 400-2600 nm range."
                 )
+        if not 1 <= self.dem_factor <= 64:
+            raise InputError(f"dem_factor {self.dem_factor} must be 1-64 CTX pixels per DEM pixel.")
         if not 0.25 <= self.hirise_pixel_m <= 1.0:
             raise InputError("hirise_pixel_m must be between 0.25 and 1.0 m (HiRISE-like).")
         for name in ("shift_crism_px", "warp_crism_px"):
@@ -69,6 +72,18 @@ class SceneResult:
     files: dict[str, Path] = field(default_factory=dict)
     truth: dict = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def block_mean_dem(
+    height: np.ndarray, factor: int, left: float, top: float, pixel_m: float
+) -> tuple[np.ndarray, Grid]:
+    """The terrain height averaged over ``factor`` x ``factor`` blocks (edge-padded): a DEM
+    coarser than CTX, as stereo DTMs are, that a user warps onto the CTX grid."""
+    rows, cols = (math.ceil(n / factor) * factor for n in height.shape)
+    padded = np.pad(height, ((0, rows - height.shape[0]), (0, cols - height.shape[1])), "edge")
+    blocks = padded.reshape(rows // factor, factor, cols // factor, factor)
+    dem = blocks.mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
+    return dem, Grid(left, top, pixel_m * factor, cols // factor, rows // factor)
 
 
 def simulate_scene(config: SceneConfig, out_dir: str | Path) -> SceneResult:
@@ -114,6 +129,10 @@ def simulate_scene(config: SceneConfig, out_dir: str | Path) -> SceneResult:
     if "ctx" in config.products:
         image = sensors.render_ctx(streams[3], surface, shading, sun)
         save("ctx", "ctx.tif", image, ctx, sensors.FLOAT_NODATA, ["CTX 500-700 nm"], [600.0], "I/F")
+
+    if "dem" in config.products:
+        dem, grid = block_mean_dem(terrain.height, config.dem_factor, left, top, config.ctx_pixel_m)
+        save("dem", "dem.tif", dem, grid, sensors.FLOAT_NODATA, ["DEM height"], [None], "m")
 
     truth_crism = {}
     if "crism" in config.products:

@@ -21,6 +21,8 @@ class TrainConfig:
     Data: ``scenes`` are folders holding ``input_name`` (CTX) and ``target_name`` (CRISM on
     the CTX grid, nodata outside its footprint) and optionally ``mask_name`` (1 = valid);
     ``simulate`` generates missing simulator scenes first. ``val_scenes`` likewise.
+    ``dem_name`` adds a DEM from each folder as a second input channel (warped onto the CTX
+    grid as at inference, z-scored per scene).
     Fine-tuning: ``init_weights`` (a ``.safetensors`` export or a training checkpoint) gives
     the starting weights; ``train_only`` (parameter-name prefixes) trains those parameters and
     freezes the rest, batch-norm statistics included.
@@ -36,6 +38,7 @@ class TrainConfig:
     input_name: str = "ctx.tif"
     target_name: str = "crism_target.tif"
     mask_name: str | None = None
+    dem_name: str | None = None  # e.g. dem.tif: a second input channel (any Mars grid)
     target_wavelengths_nm: list[float] | None = None
     # model
     arch: str = "Unet"
@@ -97,7 +100,7 @@ class TrainConfig:
 
     def architecture_kwargs(self) -> dict[str, Any]:
         return {
-            "in_channels": 1,
+            "in_channels": 2 if self.dem_name else 1,
             "n_bands": len(self.target_wavelengths_nm or ()),
             "n_bins": self.n_bins,
             "arch": self.arch,

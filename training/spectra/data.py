@@ -86,7 +86,17 @@ def load_pair(scene: Path, cfg, keep_raw: bool = False) -> Pair:
     for p in (x_path, y_path):
         if not p.is_file():
             raise InputError(f"Training pair file {str(p)!r} is missing.")
-    x, x_valid = _read_valid(x_path, [1])
+    if cfg.dem_name:  # the DEM goes through the same warped stack as at inference
+        import tempfile
+
+        from marsspec.core.io.stack import stack_with_dem
+
+        with tempfile.TemporaryDirectory(prefix="marsspec-dem-") as folder:
+            x, x_valid = _read_valid(
+                stack_with_dem(x_path, 1, scene / cfg.dem_name, folder), [1, 2]
+            )
+    else:
+        x, x_valid = _read_valid(x_path, [1])
     with rasterio.open(y_path) as src:
         if (src.width, src.height) != (x.shape[2], x.shape[1]):
             raise InputError(

@@ -38,16 +38,18 @@ def ensure_simulated(cfg: TrainConfig) -> None:
     from marsspec.training.simulator import SITES, SceneConfig, simulate_scene
 
     sites = list(sim.get("sites") or sorted(SITES))
+    products = ("ctx", "crism", "dem") if cfg.dem_name else ("ctx", "crism")
     for key, seeds_key in (("train_dir", "seeds"), ("val_dir", "val_seeds")):
         folder = sim.get(key)
         for k, seed in enumerate(sim.get(seeds_key) or []):
             out = Path(folder) / f"s{seed:05d}"
-            if (out / "truth.json").is_file():
-                continue
+            has_dem = not cfg.dem_name or (out / "dem.tif").is_file()
+            if (out / "truth.json").is_file() and has_dem:
+                continue  # (scenes are deterministic: a rerun for the DEM rewrites the same)
             site = sites[k % len(sites)] if key == "train_dir" else sites[(k + 2) % len(sites)]
             size = int(sim.get("size", 768) if key == "train_dir" else sim.get("val_size", 512))
             simulate_scene(
-                SceneConfig(seed=int(seed), size=size, site=site, products=("ctx", "crism")), out
+                SceneConfig(seed=int(seed), size=size, site=site, products=products), out
             )
 
 
