@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from marsspec.core.commands.predict import add_common, progress_printer
+from marsspec.core.commands.predict import add_common, common_request_kwargs, progress_printer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,20 +21,10 @@ def run(args: argparse.Namespace) -> int:
     from marsspec.core.spectral import PredictRequest, predict_spectra
 
     req = PredictRequest(
-        input=args.input,
         output=None,
         confidence=args.confidence,
-        model=args.model,
-        band=args.band,
-        stride_factor=args.stride_factor,
-        blending=args.blending,
-        normalisation=args.normalisation,
         confidence_measure=args.measure,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        manifest=args.manifest,
-        dem=args.dem,
+        **common_request_kwargs(args),
     )
     result = predict_spectra(
         req,

@@ -71,27 +71,34 @@ def progress_printer(label: str):
     return progress
 
 
+def common_request_kwargs(args: argparse.Namespace) -> dict:
+    """The PredictRequest fields that ``add_common`` defines (predict and confidence)."""
+    return {
+        "input": args.input,
+        "model": args.model,
+        "band": args.band,
+        "stride_factor": args.stride_factor,
+        "blending": args.blending,
+        "normalisation": args.normalisation,
+        "device": args.device,
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "manifest": args.manifest,
+        "dem": args.dem,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from marsspec.core.spectral import PredictRequest, predict_spectra
 
     req = PredictRequest(
-        input=args.input,
         output=args.output,
-        model=args.model,
-        band=args.band,
-        stride_factor=args.stride_factor,
-        blending=args.blending,
-        normalisation=args.normalisation,
         target_stats=parse_stats(args.target_stats),
         reconstruction=args.reconstruction,
         browse=args.browse,
         confidence=args.confidence,
         confidence_measure=args.measure,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        manifest=args.manifest,
-        dem=args.dem,
+        **common_request_kwargs(args),
     )
     result = predict_spectra(
         req,
