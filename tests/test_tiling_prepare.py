@@ -150,3 +150,32 @@ def test_engine_keeps_a_model_whose_copy_answers_differently(tmp_path, caplog):
     assert any("model used as given" in e for e in result.events)
     assert "model used as given" in caplog.text
     assert result.tags["MARSSPEC_MODEL_PREPARATION"] == "off"
+
+
+class _ReadsChildAttribute(nn.Module):
+    """A parent whose forward reads a plain attribute of a child that becomes a graph."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.SiLU())
+        self.body.gain = 2.0
+
+    def forward(self, x):
+        if float(x.mean()) > 1e9:  # untraceable here, so only the child is rewritten
+            return x
+        return self.body(x) * self.body.gain
+
+
+def test_engine_survives_a_copy_that_cannot_run(tmp_path, caplog):
+    src, _ = make_raster(tmp_path / "in.tif", 40, 40)
+    model = _randomise_batchnorms(_ReadsChildAttribute())
+    cfg = TilingConfig(d=16, s=2, batch_size=4, **CPU)
+    with caplog.at_level(logging.WARNING, logger="marsspec.tiling"):
+        result = run_tiled(src, model, OutputSpec(tmp_path / "out.tif"), cfg)
+    assert any("the prepared copy failed" in e for e in result.events)
+    given = run_tiled(
+        src, model, OutputSpec(tmp_path / "given.tif"), TilingConfig(d=16, s=2, batch_size=4,
+        prepare_model=False, **CPU)
+    )  # fmt: skip
+    with rasterio.open(result.outputs[0]) as a, rasterio.open(given.outputs[0]) as b:
+        np.testing.assert_array_equal(a.read(), b.read())

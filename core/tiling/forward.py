@@ -140,7 +140,11 @@ class BatchForward:
         sample = self._tensor(data[:1])
         with inference(self.device, "fp32"):
             want = [spec.select(original(sample)).float() for spec in self.specs]
-            got = [spec.select(prepared.module(sample)).float() for spec in self.specs]
+            try:
+                got = [spec.select(prepared.module(sample)).float() for spec in self.specs]
+            except Exception as exc:  # e.g. a parent reading an attribute the graph dropped
+                self._event(f"model used as given: the prepared copy failed ({exc})")
+                return
         deviation = max(
             float((g - w).abs().max()) / (float(w.max() - w.min()) or 1.0)
             for g, w in zip(got, want, strict=True)
