@@ -97,3 +97,99 @@ def test_ragan_losses_and_degradation():
     hr = torch.full((1, 1, 32, 32), 0.3)
     assert degrade(hr).shape == (1, 1, 8, 8)
     assert torch.allclose(degrade(hr), torch.full((1, 1, 8, 8), 0.3), atol=1e-5)
+
+
+def test_weight_average_is_kept_resumed_and_exported(tmp_path):
+    from marsspec.training.superres.export import checkpoint_generator
+    from marsspec.training.superres.train import WeightAverage
+
+    net = torch.nn.Linear(2, 1)
+    average = WeightAverage(net, 0.75)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+        net.bias.fill_(1.0)
+    start = average.state["weight"].clone()
+    average.update(net)
+    assert torch.allclose(average.state["weight"], 0.75 * start + 0.25)  # EMA, not a copy
+
+    cfg = config(tmp_path, ema_decay=0.5, max_steps=3)
+    assert main(cfg) == 0
+    state = torch.load(tmp_path / "psnr" / "last.pt", weights_only=False)
+    ema, raw = state["generator_ema"], state["generator"]
+    assert set(ema) == set(raw)
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw if raw[k].is_floating_point())
+    assert main({**cfg, "max_steps": 4}) == 0  # resumes the average too
+    network, resumed = checkpoint_generator(tmp_path / "psnr" / "last.pt")
+    assert resumed["step"] == 4
+    for key, value in network.state_dict().items():  # the averaged weights are the ones used
+        assert torch.equal(value, resumed["generator_ema"][key])
+    with pytest.raises(InputError, match="ema_decay"):
+        main(config(tmp_path, ema_decay=1.0))
+
+
+def test_eval_sr_of_a_checkpoint_matches_its_export(tmp_path):
+    import argparse
+
+    from marsspec.training.evaluation.sr import add_arguments, run
+
+    cfg = config(tmp_path, ema_decay=0.9, max_steps=2)
+    assert main(cfg) == 0
+    checkpoint = tmp_path / "psnr" / "last.pt"
+    manifest = tmp_path / "models" / "manifest.json"
+    export_generator(
+        checkpoint,
+        "t-psnr",
+        flavour="psnr",
+        models_dir=tmp_path / "models",
+        manifest_path=manifest,
+    )
+    rng = np.random.default_rng(1)
+    image = tmp_path / "held-out.tif"
+    write_mars_raster(image, rng.random((224, 224)).astype("float32"), pixel_size=0.75)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    common = ["--images", str(image), "--no-real", "--crops", "2", "--edges", "2"]
+    from_checkpoint = run(parser.parse_args([*common, "--checkpoint", str(checkpoint)]))
+    exported = run(parser.parse_args([*common, "--model", "t-psnr", "--manifest", str(manifest)]))
+    assert from_checkpoint["sr_model"] == f"checkpoint:{checkpoint}"
+    assert from_checkpoint["sr_crops"] == exported["sr_crops"] == 2
+    # Same weights (the export is fp16): same answers.
+    assert from_checkpoint["sr_psnr_db"] == pytest.approx(exported["sr_psnr_db"], abs=0.02)
+    assert from_checkpoint["sr_bicubic_psnr_db"] == exported["sr_bicubic_psnr_db"]
+    with pytest.raises(InputError, match="--fidelity"):
+        run(parser.parse_args([*common, "--checkpoint", str(checkpoint), "--fidelity", "0.5"]))
+
+
+def test_model_card_states_targets_and_recipe():
+    from marsspec.training.superres.card import model_card
+
+    entry = {
+        "id": "t-gan",
+        "title": "t",
+        "training_data": "SIMULATED scenes.",
+        "architecture_kwargs": {"nf": 8, "gc": 4, "n_blocks": 1, "recon_features": 1},
+        "parameters": 1234,
+        "size_bytes": 99,
+        "weights": "t-gan.safetensors",
+        "sha256": "0" * 64,
+        "sr_flavour": "gan",
+        "licence": "GPL",
+    }
+    good = model_card(entry, {"sr_psnr_gain_db": -0.5, "sr_edge_factor": 2.3}, 0.3, ["L1 + RaGAN"])
+    assert "**Targets met** (sr_edge_factor 2.3 >= 2.0)" in good
+    assert "Targets missed" not in good  # the PSNR target is the PSNR model's only
+    assert "- L1 + RaGAN" in good and "eta 0.5 (MSE)" not in good
+    bad = model_card({**entry, "sr_flavour": "psnr"}, {"sr_psnr_gain_db": 0.9}, None)
+    assert "**Targets missed** (sr_psnr_gain_db 0.9 < 1.0)" in bad and "Targets met" not in bad
+
+
+def test_config_reader_takes_exponent_floats(tmp_path):
+    """``5e-3`` in a YAML config or a ``--set`` is a float, not PyYAML 1.1's string."""
+    from marsspec.core.commands.train import read_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("lr: 1e-4\nlambda_adv: 5.0e-3\nname: 2e-4x\nsteps: 10\n", encoding="utf-8")
+    data = read_config(str(path), ["eta=-2E+1", "ema_decay=0.999", "out_dir=runs/1e3"])
+    assert data["lr"] == 1e-4 and data["lambda_adv"] == 5e-3 and data["eta"] == -20.0
+    assert data["ema_decay"] == 0.999 and data["steps"] == 10
+    assert data["name"] == "2e-4x" and data["out_dir"] == "runs/1e3"  # strings stay strings

@@ -31,20 +31,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _yaml_loader():
+    """PyYAML's SafeLoader reads ``5e-3`` as a string (YAML 1.1 wants ``5.0e-3``); configs
+    and ``--set`` values are written the YAML 1.2 / Python way, so resolve those as floats."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return Loader
+
+
 def read_config(path: str, overrides: list[str]) -> dict:
     import yaml
 
+    loader = _yaml_loader()
     file = Path(path)
     if not file.is_file():
         raise InputError(f"Config file {path!r} does not exist; see training/configs/.")
-    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    data = yaml.load(file.read_text(encoding="utf-8"), Loader=loader) or {}
     if not isinstance(data, dict):
         raise InputError(f"{path} must be a YAML mapping of config keys.")
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--set {item!r}: write KEY=VALUE.")
-        data[key.strip()] = yaml.safe_load(value)
+        data[key.strip()] = yaml.load(value, Loader=loader)
     return data
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from marsspec.core.errors import InputError
 from marsspec.core.metrics.edge import rise_distance
 from marsspec.core.metrics.image import psnr, ssim
 from marsspec.training.superres.data import _normalise, read_raster_band, read_real_hirise
@@ -34,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="marsgan-psnr", help="manifest model id")
     parser.add_argument("--fidelity", type=float, default=None, help="PSNR/GAN blend 0..1")
     parser.add_argument("--manifest", help="a manifest.json other than the bundled one")
+    parser.add_argument(
+        "--checkpoint",
+        help="evaluate a training checkpoint (runs/<id>/last.pt; its EMA weights when it has "
+        "them) instead of a manifest model, before deciding to export it",
+    )
     parser.add_argument(
         "--images", nargs="*", help=f"held-out HR rasters (default: {SIM_DIR}/s752..s759)"
     )
@@ -89,11 +95,28 @@ def slanted_edge(rng: np.random.Generator, size: int = 128) -> np.ndarray:
     return edge.astype(np.float32)
 
 
+def _checkpoint_generator(path: str) -> tuple[torch.nn.Module, str]:
+    from marsspec.training.superres.export import checkpoint_generator
+
+    network, _ = checkpoint_generator(path)
+    network.eval()
+    network.set_noise(False)
+    return network, f"checkpoint:{path}"
+
+
 def run(args: argparse.Namespace) -> dict[str, float | str]:
     from marsspec.core.superres.model import load_generator
 
-    loaded = load_generator(args.model, args.fidelity, manifest_path=args.manifest)
-    net = loaded.network
+    if getattr(args, "checkpoint", None):
+        if args.fidelity is not None:
+            raise InputError(
+                "--checkpoint evaluates one training checkpoint; FIDELITY blends two exported "
+                "models. Leave out --fidelity, or export the checkpoint first."
+            )
+        net, label = _checkpoint_generator(args.checkpoint)
+    else:
+        loaded = load_generator(args.model, args.fidelity, manifest_path=args.manifest)
+        net, label = loaded.network, loaded.model_id
     rng = np.random.default_rng(7)
     gains_psnr, gains_ssim, sr_psnrs, bic_psnrs = [], [], [], []
     pixels, seconds = 0, 0.0
@@ -127,7 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, float | str]:
         rises_sr.append(r_sr)
         factors.append(r_bic / r_sr)
     results: dict[str, float | str] = {
-        "sr_model": loaded.model_id,
+        "sr_model": label,
         "sr_crops": float(len(gains_psnr)),
         "sr_psnr_db": float(np.mean(sr_psnrs)),
         "sr_bicubic_psnr_db": float(np.mean(bic_psnrs)),

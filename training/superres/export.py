@@ -32,8 +32,19 @@ TRAINING_DATA = (
 )
 TITLES = {
     "psnr": "MARSGAN x4 super-resolution, PSNR-oriented (L1)",
-    "gan": "MARSGAN x4 super-resolution, GAN (RaGAN + MSE)",
+    "gan": "MARSGAN x4 super-resolution, GAN stage (RaGAN)",
 }
+
+
+def checkpoint_generator(checkpoint: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict]:
+    """(generator, checkpoint dict) of a training checkpoint; the EMA weights when it kept them
+    (BasicSR's practice: the averaged weights generalise better than the last step's)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if state.get("task") != "superres":
+        raise InputError(f"{checkpoint} is not a super-resolution checkpoint.")
+    network = build_generator(**dict(state["generator_kwargs"]))
+    network.load_state_dict(state.get("generator_ema") or state["generator"])
+    return network, state
 
 
 def export_generator(
@@ -52,12 +63,8 @@ def export_generator(
 
     if flavour not in TITLES:
         raise InputError(f"flavour {flavour!r} must be 'psnr' or 'gan'.")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    if state.get("task") != "superres":
-        raise InputError(f"{checkpoint} is not a super-resolution checkpoint.")
+    network, state = checkpoint_generator(checkpoint)
     kwargs = dict(state["generator_kwargs"])
-    network = build_generator(**kwargs)
-    network.load_state_dict(state["generator"])
     tensors = {k: v.detach().half().contiguous() for k, v in network.state_dict().items()}
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)

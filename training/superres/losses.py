@@ -80,8 +80,8 @@ def build_perceptual(weights_path: str | None, gamma: float) -> VGGPerceptual | 
     if not weights_path:
         log.warning(
             "No VGG19 weights file given (vgg19_weights): the perceptual loss of Eq. 12 is OFF; "
-            "the GAN stage uses MSE + RaGAN only. Put a torchvision vgg19 state dict on disk "
-            "and set vgg19_weights to enable it."
+            "the GAN stage uses its content loss + RaGAN only. Put a torchvision vgg19 state dict "
+            "on disk and set vgg19_weights to enable it."
         )
         return None
     return VGGPerceptual(weights_path, gamma)
