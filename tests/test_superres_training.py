@@ -123,6 +123,9 @@ def test_weight_average_is_kept_resumed_and_exported(tmp_path):
     assert resumed["step"] == 4
     for key, value in network.state_dict().items():  # the averaged weights are the ones used
         assert torch.equal(value, resumed["generator_ema"][key])
+        if value.is_floating_point():  # step 4 continued the saved average, not a fresh one
+            expected = ema[key].lerp(resumed["generator"][key], 0.5)
+            assert torch.allclose(value, expected, atol=1e-6)
     with pytest.raises(InputError, match="ema_decay"):
         main(config(tmp_path, ema_decay=1.0))
 
