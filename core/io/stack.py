@@ -17,6 +17,7 @@ import rasterio
 from rasterio.warp import transform_bounds
 
 from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.io.opening import open_raster
 
 
 def stack_with_dem(
@@ -27,8 +28,6 @@ def stack_with_dem(
     Nodata of either source becomes NaN, which the tiling engine treats as invalid.
     """
     ctx_path, dem_path, folder = Path(ctx_path), Path(dem_path), Path(folder)
-    if not dem_path.is_file():
-        raise InputError(f"DEM {str(dem_path)!r} does not exist; check the path.")
     with rasterio.open(ctx_path) as ctx:
         grid = {
             "crs": ctx.crs,
@@ -52,11 +51,8 @@ def stack_with_dem(
 
 
 def _check_dem(dem_path: Path, grid: dict) -> None:
-    try:
-        with rasterio.open(dem_path) as dem:
-            crs, bounds, count = dem.crs, dem.bounds, dem.count
-    except rasterio.errors.RasterioError as exc:
-        raise RasterIOError(f"GDAL cannot open the DEM {dem_path.name} ({exc}).") from exc
+    with open_raster(dem_path, "The DEM") as dem:
+        crs, bounds, count = dem.crs, dem.bounds, dem.count
     if crs is None:
         raise InputError(f"The DEM {dem_path.name} has no CRS; give it its Mars map projection.")
     if count != 1:

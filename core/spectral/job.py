@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import rasterio
-
-from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.errors import InputError
+from marsspec.core.io.opening import open_raster
 from marsspec.core.io.stack import stack_with_dem
 from marsspec.core.models.bins import RECONSTRUCTIONS, BinSpec
 from marsspec.core.models.confidence import MEASURES
@@ -69,13 +68,8 @@ class PredictResult:
 
 def _input_band(path: Path, band: int | None) -> tuple[int, list[str]]:
     """The band to use and warnings (non-georeferenced input)."""
-    if not path.is_file():
-        raise InputError(f"Input raster {str(path)!r} does not exist; check the path.")
-    try:
-        with rasterio.open(path) as src:
-            count, crs, transform = src.count, src.crs, src.transform
-    except rasterio.errors.RasterioError as exc:
-        raise RasterIOError(f"GDAL cannot open {path.name} ({exc}); is it a raster?") from exc
+    with open_raster(path) as src:
+        count, crs, transform = src.count, src.crs, src.transform
     if band is None:
         if count > 1:
             raise InputError(

@@ -20,7 +20,8 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.errors import InputError
+from marsspec.core.io.opening import open_raster
 from marsspec.core.superres.normalise import Normaliser
 
 log = logging.getLogger("marsspec.superres")
@@ -134,15 +135,7 @@ def superresolve(
 
     cfg = config or SuperresConfig()
     source = Path(input_path)
-    if not source.exists():
-        raise InputError(f"Input raster {str(source)!r} does not exist; check the path.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            src = rasterio.open(source)
-    except rasterio.errors.RasterioError as exc:
-        raise RasterIOError(f"GDAL cannot open {source.name} ({exc}).") from exc
-    with src:
+    with open_raster(source) as src:
         bands = _choose_bands(src.count, cfg.bands, source.name)
         if min(src.width, src.height) < MIN_SIZE:
             raise InputError(

@@ -22,8 +22,9 @@ import numpy as np
 import rasterio
 
 from marsspec.core.devices import check_precision, resolve_device
-from marsspec.core.errors import CancelledError, InputError, RasterIOError
+from marsspec.core.errors import CancelledError, InputError
 from marsspec.core.io.atomic import atomic_output
+from marsspec.core.io.opening import open_raster
 from marsspec.core.provenance import provenance_tags
 from marsspec.core.tiling.blend import RowAccumulator
 from marsspec.core.tiling.forward import BatchForward, Predictor
@@ -216,21 +217,14 @@ class _OutputStream:
 
 
 def _read_meta(path: Path, bands: Sequence[int]) -> dict:
-    if not path.exists():
-        raise InputError(f"Input raster {str(path)!r} does not exist; check the path.")
-    try:
-        with rasterio.open(path) as src:
-            meta = {
-                "height": src.height,
-                "width": src.width,
-                "count": src.count,
-                "crs": src.crs,
-                "transform": src.transform,
-            }
-    except rasterio.errors.RasterioError as exc:
-        raise RasterIOError(
-            f"GDAL cannot open {path.name} ({exc}); is it a raster in a format GDAL reads?"
-        ) from exc
+    with open_raster(path) as src:
+        meta = {
+            "height": src.height,
+            "width": src.width,
+            "count": src.count,
+            "crs": src.crs,
+            "transform": src.transform,
+        }
     if max(bands) > meta["count"]:
         raise InputError(
             f"Band {max(bands)} was requested but {path.name} has {meta['count']} band(s); "
