@@ -14,6 +14,7 @@ from marsspec.training.superres.degrade import degrade
 from marsspec.training.superres.export import export_generator
 from marsspec.training.superres.losses import (
     build_perceptual,
+    gradient_loss,
     ragan_discriminator_loss,
     ragan_generator_loss,
 )
@@ -43,7 +44,7 @@ def config(tmp_path, **kw):
 
 
 def test_two_stages_resume_and_export(tmp_path):
-    cfg = config(tmp_path)
+    cfg = config(tmp_path, gradient_weight=0.5)
     assert main(cfg) == 0
     assert torch.load(tmp_path / "psnr" / "last.pt", weights_only=False)["step"] == 2
     assert main({**cfg, "max_steps": 3}) == 0  # resumes at step 2, runs one more
@@ -78,11 +79,27 @@ def test_bad_config_and_missing_vgg(tmp_path, caplog):
         main(config(tmp_path, epochs=3))
     with pytest.raises(InputError, match="stage"):
         main(config(tmp_path, stage="esrgan"))
+    with pytest.raises(InputError, match="gradient_weight"):
+        main(config(tmp_path, gradient_weight=-1))
     with caplog.at_level(logging.WARNING, logger="marsspec.training"):
         assert build_perceptual(None, 0.5) is None
     assert "perceptual loss of Eq. 12 is OFF" in caplog.text
     with pytest.raises(InputError, match="VGG19 weights"):
         build_perceptual(str(tmp_path / "vgg19.pth"), 0.5)
+
+
+def test_gradient_loss_charges_blur_not_offsets():
+    sharp = torch.zeros(1, 1, 4, 8)
+    sharp[..., 4:] = 1.0  # a step between columns 3 and 4
+    ramp = sharp.clone()
+    ramp[..., 3] = 0.5  # the same step spread over two pixels
+    assert gradient_loss(sharp, sharp) == 0
+    assert gradient_loss(sharp + 0.2, sharp) == 0  # a level offset has the truth's gradients
+    # Each row: horizontal gradients (0.5, 0.5) against (0, 1) -> 1.0 over 7 differences;
+    # no vertical gradients anywhere.
+    assert torch.isclose(gradient_loss(ramp, sharp), torch.tensor(1.0 / 7))
+    # Plain L1 sees the same blur as one pixel in eight: the gradient term weighs it ~2x.
+    assert torch.isclose(torch.nn.functional.l1_loss(ramp, sharp), torch.tensor(0.5 / 8))
 
 
 def test_ragan_losses_and_degradation():

@@ -35,6 +35,7 @@ from marsspec.training.superres.degrade import bicubic_up
 from marsspec.training.superres.discriminator import VGGDiscriminator
 from marsspec.training.superres.losses import (
     build_perceptual,
+    gradient_loss,
     l1_loss,
     mse_loss,
     ragan_discriminator_loss,
@@ -70,6 +71,7 @@ class SuperresTrainConfig:
     gamma: float = 0.5
     eta: float = 0.5
     content_loss: str = "mse"  # Eq. 12's; "l1" anchors the GAN stage when VGG19 is missing
+    gradient_weight: float = 0.0  # + weight * L1 of image gradients (sharper edges; not paper 002)
     vgg19_weights: str | None = None
     disc_nf: int = 64
     noise: bool = True
@@ -94,6 +96,8 @@ class SuperresTrainConfig:
             raise InputError(
                 f"content_loss {cfg.content_loss!r} must be one of {sorted(CONTENT_LOSSES)}."
             )
+        if cfg.gradient_weight < 0:
+            raise InputError(f"gradient_weight {cfg.gradient_weight} must be 0 or more.")
         if cfg.ema_decay is not None and not 0.0 < cfg.ema_decay < 1.0:
             raise InputError(f"ema_decay {cfg.ema_decay} must lie strictly between 0 and 1.")
         return cfg
@@ -286,6 +290,8 @@ def main(config: dict) -> int:
             )
             if perceptual is not None:
                 g_loss = g_loss + perceptual(sr, hr)
+        if cfg.gradient_weight:
+            g_loss = g_loss + cfg.gradient_weight * gradient_loss(sr, hr)
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
