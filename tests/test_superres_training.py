@@ -180,6 +180,35 @@ def test_eval_sr_of_a_checkpoint_matches_its_export(tmp_path):
         run(parser.parse_args([*common, "--checkpoint", str(checkpoint), "--fidelity", "0.5"]))
 
 
+def test_fine_tune_starts_from_exported_weights(tmp_path):
+    from marsspec.training.superres.export import checkpoint_generator
+
+    cfg = config(tmp_path, max_steps=1)
+    assert main(cfg) == 0
+    manifest = tmp_path / "models" / "manifest.json"
+    export_generator(
+        tmp_path / "psnr" / "last.pt",
+        "t-psnr",
+        flavour="psnr",
+        models_dir=tmp_path / "models",
+        manifest_path=manifest,
+    )
+    weights = tmp_path / "models" / "t-psnr.safetensors"
+    # lr 0 keeps the weights where they started: exactly the exported ones, back in float32.
+    tuned = {**cfg, "out_dir": str(tmp_path / "ft"), "init_from": str(weights), "lr": 0.0}
+    assert main(tuned) == 0
+    network, _ = checkpoint_generator(tmp_path / "ft" / "last.pt")
+    exported = load_manifest(manifest).get("t-psnr").load_state_dict()
+    for key, value in network.state_dict().items():
+        assert value.dtype == exported[key].dtype
+        assert torch.equal(value, exported[key]), key
+    wider = {**cfg["generator"], "nf": 12}
+    with pytest.raises(InputError, match="does not fit the configured generator"):
+        main({**tuned, "out_dir": str(tmp_path / "ft2"), "generator": wider})
+    with pytest.raises(InputError, match="does not exist"):
+        main({**tuned, "out_dir": str(tmp_path / "ft3"), "init_from": str(tmp_path / "no.pt")})
+
+
 def test_model_card_states_targets_and_recipe():
     from marsspec.training.superres.card import model_card
 

@@ -58,7 +58,7 @@ class SuperresTrainConfig:
     val_patterns: list = field(default_factory=list)
     real_hirise: dict | None = None  # {data_root, rows: [0.0, 0.8], val_rows: [0.85, 1.0]}
     generator: dict = field(default_factory=lambda: {"nf": 64, "gc": 32, "n_blocks": 23})
-    init_from: str | None = None  # GAN stage: the PSNR checkpoint
+    init_from: str | None = None  # a checkpoint (GAN stage: the PSNR one) or .safetensors
     hr_crop: int = 128
     batch_size: int = 16
     lr: float = 1e-4
@@ -101,6 +101,33 @@ class SuperresTrainConfig:
         if cfg.ema_decay is not None and not 0.0 < cfg.ema_decay < 1.0:
             raise InputError(f"ema_decay {cfg.ema_decay} must lie strictly between 0 and 1.")
         return cfg
+
+
+def _initial_weights(source: str, generator: torch.nn.Module) -> dict:
+    """Generator weights to start from: a training checkpoint (its weight average when it kept
+    one) or exported ``.safetensors`` weights (fp16 restored to float32), so that a bundled
+    model can be fine-tuned without the run that made it."""
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"init_from {source!r} does not exist; give a checkpoint or weights file.")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()}
+    else:
+        init = torch.load(path, map_location="cpu", weights_only=False)
+        state = init.get("generator_ema") or init["generator"]
+    expected = generator.state_dict()
+    mismatched = sorted(
+        k for k in expected if k not in state or state[k].shape != expected[k].shape
+    ) + sorted(set(state) - set(expected))
+    if mismatched:
+        raise InputError(
+            f"init_from {source!r} does not fit the configured generator (first differing "
+            f"weights: {', '.join(mismatched[:3])}); set `generator:` to the architecture "
+            "those weights were trained with."
+        )
+    return state
 
 
 class WeightAverage:
@@ -234,8 +261,7 @@ def main(config: dict) -> int:
         if cfg.ema_decay and state.get("generator_ema"):
             ema_state = state["generator_ema"]
     elif cfg.init_from:
-        init = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
-        generator.load_state_dict(init.get("generator_ema") or init["generator"])
+        generator.load_state_dict(_initial_weights(cfg.init_from, generator))
         log.info("generator initialised from %s", cfg.init_from)
     # Without a saved average (a fresh run, or EMA switched on when resuming) it starts here.
     ema = WeightAverage(generator, cfg.ema_decay, ema_state) if cfg.ema_decay else None
