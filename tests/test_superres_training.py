@@ -202,6 +202,20 @@ def test_fine_tune_starts_from_exported_weights(tmp_path):
     for key, value in network.state_dict().items():
         assert value.dtype == exported[key].dtype
         assert torch.equal(value, exported[key]), key
+    # Re-exported under the same id (overwriting the file it started from): the entry counts
+    # the whole lineage and names the parent.
+    parent_sha = load_manifest(manifest).get("t-psnr").sha256
+    entry = export_generator(
+        tmp_path / "ft" / "last.pt",
+        "t-psnr",
+        flavour="psnr",
+        models_dir=tmp_path / "models",
+        manifest_path=manifest,
+    )
+    assert entry["training_steps"] == 2
+    assert entry["fine_tuned_from"]["id"] == "t-psnr"
+    assert entry["fine_tuned_from"]["sha256"] == parent_sha
+    assert entry["fine_tuned_from"]["training_steps"] == 1
     wider = {**cfg["generator"], "nf": 12}
     with pytest.raises(InputError, match="does not fit the configured generator"):
         main({**tuned, "out_dir": str(tmp_path / "ft2"), "generator": wider})

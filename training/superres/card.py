@@ -41,6 +41,13 @@ def model_card(
         f"- Stage: {entry.get('training_stage', flavour)}; {steps} steps in {minutes} min on 2 "
         "CPU cores (no GPU used).",
     ]
+    parent = entry.get("fine_tuned_from")
+    if parent:
+        lines.append(
+            f"- Fine-tuned from the earlier {parent['id']} (sha256 `{parent['sha256'][:16]}...`, "
+            f"{parent['training_steps']} steps, {parent['training_minutes']} min); the totals "
+            "above include its training."
+        )
     if training_notes:
         lines += [f"- {note}" for note in training_notes]
     elif flavour == "psnr":

@@ -19,14 +19,22 @@ import torch
 
 from marsspec.core.errors import InputError
 from marsspec.core.io.atomic import atomic_output
-from marsspec.core.models.manifest import MODELS_DIR, sha256_file, upsert_manifest_entry
+from marsspec.core.models.manifest import (
+    MANIFEST_PATH,
+    MODELS_DIR,
+    load_manifest,
+    sha256_file,
+    upsert_manifest_entry,
+)
 from marsspec.core.models.marsgan import build_generator, count_parameters
 from marsspec.core.version import __version__
 
 TRAINING_DATA = (
     "SIMULATED HiRISE-like scenes from the marsspec simulator (training/simulator, 0.75 m/px, "
-    "52 scenes of 512 px) plus 15 % synthetic slanted edges, and the REAL HiRISE colour browse "
-    "strip ESP_011472_1225 from ../shared/data (greyscale, rows 0-80 %; NASA/JPL/UArizona). "
+    "52 scenes of 512 px), synthetic slanted step edges (15-50 % of the crops, see Training; "
+    "the edge factor is measured on edges of this kind, drawn afresh), and the REAL HiRISE "
+    "colour browse strip ESP_011472_1225 from ../shared/data (greyscale, rows 0-80 %; "
+    "NASA/JPL/UArizona). "
     "LR = Gaussian blur (sigma 1.2 HR px) + bicubic x4 (paper 002 §2.4). No real CaSSIS-HiRISE "
     "pair was used: none is available here."
 )
@@ -47,6 +55,19 @@ def checkpoint_generator(checkpoint: str | os.PathLike[str]) -> tuple[torch.nn.M
     return network, state
 
 
+def _fine_tuned_from(init_from: str | None, manifest_path: str | os.PathLike[str] | None) -> dict:
+    """The manifest entry whose weights file ``init_from`` is (same sha256), else {}."""
+    source = Path(init_from) if init_from else None
+    if source is None or source.suffix != ".safetensors" or not source.is_file():
+        return {}
+    digest = sha256_file(source)
+    path = Path(manifest_path) if manifest_path else MANIFEST_PATH
+    for entry in load_manifest(path).entries:
+        if entry.sha256 == digest:
+            return entry.to_dict()
+    return {}
+
+
 def export_generator(
     checkpoint: str | os.PathLike[str],
     model_id: str,
@@ -65,6 +86,9 @@ def export_generator(
         raise InputError(f"flavour {flavour!r} must be 'psnr' or 'gan'.")
     network, state = checkpoint_generator(checkpoint)
     kwargs = dict(state["generator_kwargs"])
+    cfg = state.get("config", {})
+    # Before the weights are written: a fine-tune may overwrite the very file it started from.
+    parent = _fine_tuned_from(cfg.get("init_from"), manifest_path)
     tensors = {k: v.detach().half().contiguous() for k, v in network.state_dict().items()}
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +96,7 @@ def export_generator(
     with atomic_output(weights) as temp:
         save_file(tensors, str(temp), metadata={"marsspec": f"{model_id} superres"})
     weights.chmod(0o644)  # the temp file was private; the plugin zip needs it readable
-    cfg = state.get("config", {})
+    steps, minutes = int(state.get("step", 0)), float(state.get("elapsed", 0.0)) / 60
     entry = {
         "id": model_id,
         "title": TITLES[flavour],
@@ -106,8 +130,14 @@ def export_generator(
         "created": dt.date.today().isoformat(),
         "marsspec_version": __version__,
         "parameters": count_parameters(network),
-        "training_steps": int(state.get("step", 0)),
-        "training_minutes": round(float(state.get("elapsed", 0.0)) / 60, 1),
+        # Whole lineage: a fine-tune of a bundled model adds to that model's training.
+        "training_steps": steps + int(parent.get("training_steps", 0)),
+        "training_minutes": round(minutes + float(parent.get("training_minutes", 0.0)), 1),
+        "fine_tuned_from": (
+            {k: parent.get(k) for k in ("id", "sha256", "training_steps", "training_minutes")}
+            if parent
+            else None
+        ),
         "training_stage": cfg.get("stage", flavour),
         "sr_flavour": flavour,
         "sr_pair": pair,
