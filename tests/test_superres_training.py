@@ -181,6 +181,7 @@ def test_eval_sr_of_a_checkpoint_matches_its_export(tmp_path):
 
 
 def test_fine_tune_starts_from_exported_weights(tmp_path):
+    from marsspec.training.superres.card import model_card
     from marsspec.training.superres.export import checkpoint_generator
 
     cfg = config(tmp_path, max_steps=1)
@@ -216,6 +217,15 @@ def test_fine_tune_starts_from_exported_weights(tmp_path):
     assert entry["fine_tuned_from"]["id"] == "t-psnr"
     assert entry["fine_tuned_from"]["sha256"] == parent_sha
     assert entry["fine_tuned_from"]["training_steps"] == 1
+    again = export_generator(  # exporting twice counts the parent once
+        tmp_path / "ft" / "last.pt",
+        "t-psnr",
+        flavour="psnr",
+        models_dir=tmp_path / "models",
+        manifest_path=manifest,
+    )
+    assert again["training_steps"] == 2 and again["fine_tuned_from"]["sha256"] == parent_sha
+    assert "Fine-tuned from the earlier t-psnr" in model_card(again, {})
     wider = {**cfg["generator"], "nf": 12}
     with pytest.raises(InputError, match="does not fit the configured generator"):
         main({**tuned, "out_dir": str(tmp_path / "ft2"), "generator": wider})

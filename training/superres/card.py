@@ -42,11 +42,16 @@ def model_card(
         "CPU cores (no GPU used).",
     ]
     parent = entry.get("fine_tuned_from")
-    if parent:
+    if parent and parent.get("id"):
         lines.append(
             f"- Fine-tuned from the earlier {parent['id']} (sha256 `{parent['sha256'][:16]}...`, "
             f"{parent['training_steps']} steps, {parent['training_minutes']} min); the totals "
             "above include its training."
+        )
+    elif parent:
+        lines.append(
+            f"- Fine-tuned from the weights {parent.get('weights')} (sha256 "
+            f"`{parent['sha256'][:16]}...`, not in a manifest: their training is not counted)."
         )
     if training_notes:
         lines += [f"- {note}" for note in training_notes]

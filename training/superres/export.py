@@ -20,9 +20,7 @@ import torch
 from marsspec.core.errors import InputError
 from marsspec.core.io.atomic import atomic_output
 from marsspec.core.models.manifest import (
-    MANIFEST_PATH,
     MODELS_DIR,
-    load_manifest,
     sha256_file,
     upsert_manifest_entry,
 )
@@ -55,19 +53,6 @@ def checkpoint_generator(checkpoint: str | os.PathLike[str]) -> tuple[torch.nn.M
     return network, state
 
 
-def _fine_tuned_from(init_from: str | None, manifest_path: str | os.PathLike[str] | None) -> dict:
-    """The manifest entry whose weights file ``init_from`` is (same sha256), else {}."""
-    source = Path(init_from) if init_from else None
-    if source is None or source.suffix != ".safetensors" or not source.is_file():
-        return {}
-    digest = sha256_file(source)
-    path = Path(manifest_path) if manifest_path else MANIFEST_PATH
-    for entry in load_manifest(path).entries:
-        if entry.sha256 == digest:
-            return entry.to_dict()
-    return {}
-
-
 def export_generator(
     checkpoint: str | os.PathLike[str],
     model_id: str,
@@ -87,8 +72,7 @@ def export_generator(
     network, state = checkpoint_generator(checkpoint)
     kwargs = dict(state["generator_kwargs"])
     cfg = state.get("config", {})
-    # Before the weights are written: a fine-tune may overwrite the very file it started from.
-    parent = _fine_tuned_from(cfg.get("init_from"), manifest_path)
+    parent = state.get("fine_tuned_from") or {}  # recorded by training when it started
     tensors = {k: v.detach().half().contiguous() for k, v in network.state_dict().items()}
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -131,13 +115,9 @@ def export_generator(
         "marsspec_version": __version__,
         "parameters": count_parameters(network),
         # Whole lineage: a fine-tune of a bundled model adds to that model's training.
-        "training_steps": steps + int(parent.get("training_steps", 0)),
-        "training_minutes": round(minutes + float(parent.get("training_minutes", 0.0)), 1),
-        "fine_tuned_from": (
-            {k: parent.get(k) for k in ("id", "sha256", "training_steps", "training_minutes")}
-            if parent
-            else None
-        ),
+        "training_steps": steps + int(parent.get("training_steps") or 0),
+        "training_minutes": round(minutes + float(parent.get("training_minutes") or 0.0), 1),
+        "fine_tuned_from": parent or None,
         "training_stage": cfg.get("stage", flavour),
         "sr_flavour": flavour,
         "sr_pair": pair,

@@ -29,6 +29,7 @@ import torch
 from marsspec.core.devices import resolve_device
 from marsspec.core.errors import InputError
 from marsspec.core.metrics.image import psnr
+from marsspec.core.models.manifest import load_manifest, sha256_file
 from marsspec.core.models.marsgan import build_generator, count_parameters
 from marsspec.training.superres.data import CropSampler, load_images
 from marsspec.training.superres.degrade import bicubic_up
@@ -128,6 +129,21 @@ def _initial_weights(source: str, generator: torch.nn.Module) -> dict:
             "those weights were trained with."
         )
     return state
+
+
+def _parent_model(source: str) -> dict:
+    """The bundled model that exported weights ``source`` are (matched by sha256 in the
+    manifest beside them): a fine-tune's lineage, kept in its checkpoints for the export."""
+    path = Path(source)
+    if path.suffix != ".safetensors":
+        return {}
+    digest = sha256_file(path)
+    for entry in load_manifest(path.parent / "manifest.json").entries:
+        if entry.sha256 == digest:
+            data = entry.to_dict()
+            keys = ("id", "sha256", "training_steps", "training_minutes")
+            return {k: data.get(k) for k in keys}
+    return {"weights": str(path), "sha256": digest}
 
 
 class WeightAverage:
@@ -246,7 +262,7 @@ def main(config: dict) -> int:
             perceptual = perceptual.to(device)
 
     step, elapsed, best = 0, 0.0, -math.inf
-    ema_state = None
+    ema_state, parent = None, {}
     last = out / "last.pt"
     if last.is_file():
         state = torch.load(last, map_location="cpu", weights_only=False)
@@ -260,8 +276,10 @@ def main(config: dict) -> int:
         log.info("resumed %s at step %d (%.1f min)", last, step, elapsed / 60)
         if cfg.ema_decay and state.get("generator_ema"):
             ema_state = state["generator_ema"]
+        parent = state.get("fine_tuned_from") or {}
     elif cfg.init_from:
         generator.load_state_dict(_initial_weights(cfg.init_from, generator))
+        parent = _parent_model(cfg.init_from)
         log.info("generator initialised from %s", cfg.init_from)
     # Without a saved average (a fresh run, or EMA switched on when resuming) it starts here.
     ema = WeightAverage(generator, cfg.ema_decay, ema_state) if cfg.ema_decay else None
@@ -283,6 +301,7 @@ def main(config: dict) -> int:
                 "config": asdict(cfg),
                 "generator_kwargs": gen_kwargs,
                 "task": "superres",
+                "fine_tuned_from": parent,
             },
             path.with_suffix(".tmp"),
         )
