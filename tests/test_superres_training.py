@@ -81,6 +81,8 @@ def test_bad_config_and_missing_vgg(tmp_path, caplog):
         main(config(tmp_path, stage="esrgan"))
     with pytest.raises(InputError, match="gradient_weight"):
         main(config(tmp_path, gradient_weight=-1))
+    with pytest.raises(InputError, match="edge_spread"):
+        main(config(tmp_path, edge_spread=[1.5, 0.3]))
     with caplog.at_level(logging.WARNING, logger="marsspec.training"):
         assert build_perceptual(None, 0.5) is None
     assert "perceptual loss of Eq. 12 is OFF" in caplog.text
@@ -100,6 +102,18 @@ def test_gradient_loss_charges_blur_not_offsets():
     assert torch.isclose(gradient_loss(ramp, sharp), torch.tensor(1.0 / 7))
     # Plain L1 sees the same blur as one pixel in eight: the gradient term weighs it ~2x.
     assert torch.isclose(torch.nn.functional.l1_loss(ramp, sharp), torch.tensor(0.5 / 8))
+
+
+def test_synthetic_edges_take_the_configured_spread():
+    from marsspec.training.superres.data import SyntheticEdges
+
+    def steepest(spread: float, seed: int) -> float:  # same seed: same angle, levels, noise
+        edge = SyntheticEdges((spread, spread)).make(np.random.default_rng(seed), 64)
+        return float(max(np.abs(np.diff(edge, axis=0)).max(), np.abs(np.diff(edge, axis=1)).max()))
+
+    # Slope ~ contrast / width: five times the spread, about a fifth of the steepest step.
+    ratios = [steepest(0.3, s) / steepest(1.5, s) for s in range(9)]
+    assert 2.5 < float(np.median(ratios)) < 6.0
 
 
 def test_ragan_losses_and_degradation():

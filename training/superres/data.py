@@ -73,14 +73,21 @@ def load_images(patterns: list[str], real: dict | None = None) -> list[np.ndarra
 
 @dataclass
 class SyntheticEdges:
-    """Random slanted step edges, two grey levels, slightly blurred, with a little noise."""
+    """Random slanted step edges, two grey levels, slightly blurred, with a little noise.
+
+    ``spread`` is the range of HR-native edge widths (pixels, drawn uniformly). Only sharp
+    edges teach the net that every edge is a sharp step, and it then over-sharpens soft ones
+    (measured); a range reaching past 1 px makes it read the width from the LR instead.
+    """
+
+    spread: tuple[float, float] = (0.3, 0.8)
 
     def make(self, rng: np.random.Generator, size: int) -> np.ndarray:
         angle = rng.uniform(0, np.pi)
         yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) - size / 2
         offset = rng.uniform(-size / 4, size / 4)
         distance = np.cos(angle) * xx + np.sin(angle) * yy - offset
-        width = rng.uniform(0.3, 0.8)  # HR-native edge spread (pixels)
+        width = rng.uniform(*self.spread)  # HR-native edge spread (pixels)
         step = 0.5 * (1 + np.tanh(distance / (1.7 * width)))
         a, b = rng.uniform(0.05, 0.95, size=2)
         image = a + (b - a) * step
@@ -98,6 +105,7 @@ class CropSampler:
         seed: int = 0,
         edge_fraction: float = 0.15,
         blur_sigma: float = DEFAULT_BLUR_SIGMA,
+        edge_spread: tuple[float, float] = (0.3, 0.8),
     ) -> None:
         if hr_size % SCALE:
             raise InputError(f"HR crop size {hr_size} must be a multiple of {SCALE}.")
@@ -108,7 +116,7 @@ class CropSampler:
         self.rng = np.random.default_rng(seed)
         self.edge_fraction = edge_fraction
         self.blur_sigma = blur_sigma
-        self.edges = SyntheticEdges()
+        self.edges = SyntheticEdges(tuple(edge_spread))
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

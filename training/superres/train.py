@@ -67,6 +67,7 @@ class SuperresTrainConfig:
     max_steps: int = 600000
     max_minutes: float | None = None
     edge_fraction: float = 0.15
+    edge_spread: list = field(default_factory=lambda: [0.3, 0.8])  # HR px, of those edges
     blur_sigma: float = 1.2
     lambda_adv: float = 5e-3
     gamma: float = 0.5
@@ -96,6 +97,17 @@ class SuperresTrainConfig:
         if cfg.content_loss not in CONTENT_LOSSES:
             raise InputError(
                 f"content_loss {cfg.content_loss!r} must be one of {sorted(CONTENT_LOSSES)}."
+            )
+        spread = cfg.edge_spread
+        if not (
+            isinstance(spread, (list, tuple))
+            and len(spread) == 2
+            and all(isinstance(v, (int, float)) for v in spread)
+            and 0 < spread[0] <= spread[1]
+        ):
+            raise InputError(
+                f"edge_spread {spread!r} must be [low, high] edge widths in HR pixels, "
+                "0 < low <= high, e.g. [0.3, 1.5]."
             )
         if cfg.gradient_weight < 0:
             raise InputError(f"gradient_weight {cfg.gradient_weight} must be 0 or more.")
@@ -245,6 +257,7 @@ def main(config: dict) -> int:
         seed=cfg.seed,
         edge_fraction=cfg.edge_fraction,
         blur_sigma=cfg.blur_sigma,
+        edge_spread=tuple(cfg.edge_spread),
     )
     val = _val_set(cfg)
 
