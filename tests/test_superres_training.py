@@ -247,6 +247,26 @@ def test_fine_tune_starts_from_exported_weights(tmp_path):
         main({**tuned, "out_dir": str(tmp_path / "ft3"), "init_from": str(tmp_path / "no.pt")})
 
 
+def test_edge_metrics_tell_blur_from_over_sharpening():
+    from marsspec.training.evaluation.sr import edge_metrics
+    from marsspec.training.superres.degrade import bicubic_up
+
+    def bicubic(lr):
+        return bicubic_up(lr)
+
+    def thresholded(lr):  # every edge made a hard step: sharper than any true edge
+        up = bicubic_up(lr)
+        lo, hi = up.amin(), up.amax()
+        return torch.where(up > (lo + hi) / 2, hi, lo) + 0.1 * (up - (lo + hi) / 2)
+
+    plain = edge_metrics(bicubic, np.random.default_rng(3), 4)
+    assert plain["sr_edge_factor"] == pytest.approx(1.0)  # bicubic against itself
+    assert plain["sr_soft_edge_rise_ratio"] > 1.3  # bicubic of an LR edge is blurrier than truth
+    hard = edge_metrics(thresholded, np.random.default_rng(3), 4)
+    assert hard["sr_edge_factor"] > 2.0
+    assert hard["sr_soft_edge_rise_ratio"] < 0.7  # flagged: sharper than the truth
+
+
 def test_model_card_states_targets_and_recipe():
     from marsspec.training.superres.card import model_card
 

@@ -75,7 +75,8 @@ def model_card(
         "",
         "Held-out: 8 simulated scenes never used in training (seeds 752-759) and the last 15 % "
         "of rows of the real HiRISE browse strip; edge factor on synthetic slanted edges "
-        "(§3.1: 10-90 % rise of bicubic x4 / rise of SR).",
+        "(§3.1: 10-90 % rise of bicubic x4 / rise of SR, HR edge spread 0.5 px); soft-edge "
+        "ratio: rise of SR / true rise on edges of 1.0 px spread (over-sharpening check).",
         "",
         "| metric | value | target |",
         "|---|---|---|",
@@ -88,12 +89,15 @@ def model_card(
         "sr_edge_rise_bicubic_px",
         "sr_edge_rise_sr_px",
         "sr_edge_factor",
+        "sr_soft_edge_rise_ratio",
     ):
         if key in metrics:
             target = TARGETS.get(key)
             goal = "" if target is None else f">= {target}"
             if key == "sr_psnr_gain_db" and flavour != "psnr":
                 goal = "(PSNR model only)"
+            if key == "sr_soft_edge_rise_ratio":
+                goal = "1 = true width; < 1: sharper than the truth"
             lines.append(f"| {key} | {metrics[key]:.4g} | {goal} |")
     if mpix_per_s:
         lines.append(f"| CPU output MP/s (2 shared cores) | {mpix_per_s:.3g} | |")
