@@ -300,3 +300,15 @@ def test_config_reader_takes_exponent_floats(tmp_path):
     assert data["lr"] == 1e-4 and data["lambda_adv"] == 5e-3 and data["eta"] == -20.0
     assert data["ema_decay"] == 0.999 and data["steps"] == 10
     assert data["name"] == "2e-4x" and data["out_dir"] == "runs/1e3"  # strings stay strings
+
+
+@pytest.mark.parametrize("name", ["marsgan-psnr", "marsgan-psnr-finetune", "marsgan-gan"])
+def test_shipped_sr_configs_are_valid(name):
+    from marsspec.core.commands.train import read_config
+    from marsspec.training.superres.train import SuperresTrainConfig
+
+    cfg = SuperresTrainConfig.from_dict(read_config(f"training/configs/{name}.yaml", []))
+    assert cfg.task == "superres" and cfg.generator["n_blocks"] == 6
+    if name == "marsgan-psnr-finetune":  # starts from the bundled weights, which fit it
+        assert cfg.init_from == "models/marsgan-psnr.safetensors"
+        assert cfg.edge_spread == [0.3, 1.5] and cfg.gradient_weight == 1.0
