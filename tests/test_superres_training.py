@@ -239,7 +239,7 @@ def test_fine_tune_starts_from_exported_weights(tmp_path):
         manifest_path=manifest,
     )
     assert again["training_steps"] == 2 and again["fine_tuned_from"]["sha256"] == parent_sha
-    assert "Fine-tuned from the earlier t-psnr" in model_card(again, {})
+    assert "Started from the weights of t-psnr as exported then" in model_card(again, {})
     wider = {**cfg["generator"], "nf": 12}
     with pytest.raises(InputError, match="does not fit the configured generator"):
         main({**tuned, "out_dir": str(tmp_path / "ft2"), "generator": wider})

@@ -44,13 +44,13 @@ def model_card(
     parent = entry.get("fine_tuned_from")
     if parent and parent.get("id"):
         lines.append(
-            f"- Fine-tuned from the earlier {parent['id']} (sha256 `{parent['sha256'][:16]}...`, "
-            f"{parent['training_steps']} steps, {parent['training_minutes']} min); the totals "
-            "above include its training."
+            f"- Started from the weights of {parent['id']} as exported then (sha256 "
+            f"`{parent['sha256'][:16]}...`, {parent['training_steps']} steps, "
+            f"{parent['training_minutes']} min); the totals above include its training."
         )
     elif parent:
         lines.append(
-            f"- Fine-tuned from the weights {parent.get('weights')} (sha256 "
+            f"- Started from the weights {parent.get('weights')} (sha256 "
             f"`{parent['sha256'][:16]}...`, not in a manifest: their training is not counted)."
         )
     if training_notes:
