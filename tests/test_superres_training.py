@@ -243,6 +243,9 @@ def test_fine_tune_starts_from_exported_weights(tmp_path):
     wider = {**cfg["generator"], "nf": 12}
     with pytest.raises(InputError, match="does not fit the configured generator"):
         main({**tuned, "out_dir": str(tmp_path / "ft2"), "generator": wider})
+    torch.save({"task": "spectral", "model": {}}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not a super-resolution checkpoint"):
+        main({**tuned, "out_dir": str(tmp_path / "ft4"), "init_from": str(tmp_path / "other.pt")})
     with pytest.raises(InputError, match="does not exist"):
         main({**tuned, "out_dir": str(tmp_path / "ft3"), "init_from": str(tmp_path / "no.pt")})
 

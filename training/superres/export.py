@@ -19,11 +19,7 @@ import torch
 
 from marsspec.core.errors import InputError
 from marsspec.core.io.atomic import atomic_output
-from marsspec.core.models.manifest import (
-    MODELS_DIR,
-    sha256_file,
-    upsert_manifest_entry,
-)
+from marsspec.core.models.manifest import MODELS_DIR, sha256_file, upsert_manifest_entry
 from marsspec.core.models.marsgan import build_generator, count_parameters
 from marsspec.core.version import __version__
 

@@ -129,6 +129,11 @@ def _initial_weights(source: str, generator: torch.nn.Module) -> dict:
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()}
     else:
         init = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(init, dict) or init.get("task") != "superres":
+            raise InputError(
+                f"init_from {source!r} is not a super-resolution checkpoint; give a "
+                "runs/<id>/last.pt of this trainer or exported .safetensors weights."
+            )
         state = init.get("generator_ema") or init["generator"]
     expected = generator.state_dict()
     mismatched = sorted(
