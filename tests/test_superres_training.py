@@ -43,6 +43,17 @@ def config(tmp_path, **kw):
     return {**base, **kw}
 
 
+def export_to(tmp_path, run: str, model_id: str) -> dict:
+    """Export ``<tmp_path>/<run>/last.pt`` (PSNR flavour) into the test's own models dir."""
+    return export_generator(
+        tmp_path / run / "last.pt",
+        model_id,
+        flavour="psnr",
+        models_dir=tmp_path / "models",
+        manifest_path=tmp_path / "models" / "manifest.json",
+    )
+
+
 def test_two_stages_resume_and_export(tmp_path):
     cfg = config(tmp_path, gradient_weight=0.5)
     assert main(cfg) == 0
@@ -201,13 +212,7 @@ def test_fine_tune_starts_from_exported_weights(tmp_path):
     cfg = config(tmp_path, max_steps=1)
     assert main(cfg) == 0
     manifest = tmp_path / "models" / "manifest.json"
-    export_generator(
-        tmp_path / "psnr" / "last.pt",
-        "t-psnr",
-        flavour="psnr",
-        models_dir=tmp_path / "models",
-        manifest_path=manifest,
-    )
+    export_to(tmp_path, "psnr", "t-psnr")
     weights = tmp_path / "models" / "t-psnr.safetensors"
     # lr 0 keeps the weights where they started: exactly the exported ones, back in float32.
     tuned = {**cfg, "out_dir": str(tmp_path / "ft"), "init_from": str(weights), "lr": 0.0}
@@ -220,24 +225,12 @@ def test_fine_tune_starts_from_exported_weights(tmp_path):
     # Re-exported under the same id (overwriting the file it started from): the entry counts
     # the whole lineage and names the parent.
     parent_sha = load_manifest(manifest).get("t-psnr").sha256
-    entry = export_generator(
-        tmp_path / "ft" / "last.pt",
-        "t-psnr",
-        flavour="psnr",
-        models_dir=tmp_path / "models",
-        manifest_path=manifest,
-    )
+    entry = export_to(tmp_path, "ft", "t-psnr")
     assert entry["training_steps"] == 2
     assert entry["fine_tuned_from"]["id"] == "t-psnr"
     assert entry["fine_tuned_from"]["sha256"] == parent_sha
     assert entry["fine_tuned_from"]["training_steps"] == 1
-    again = export_generator(  # exporting twice counts the parent once
-        tmp_path / "ft" / "last.pt",
-        "t-psnr",
-        flavour="psnr",
-        models_dir=tmp_path / "models",
-        manifest_path=manifest,
-    )
+    again = export_to(tmp_path, "ft", "t-psnr")  # exporting twice counts the parent once
     assert again["training_steps"] == 2 and again["fine_tuned_from"]["sha256"] == parent_sha
     assert "Started from the weights of t-psnr as exported then" in model_card(again, {})
     wider = {**cfg["generator"], "nf": 12}

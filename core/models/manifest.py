@@ -144,10 +144,16 @@ class ModelEntry:
         return network.to(device).eval()
 
     def load_state_dict(self) -> dict[str, Any]:
-        from safetensors.torch import load_file
+        return read_weights(self.verify())
 
-        tensors = load_file(str(self.verify()))
-        return {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
+
+def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Tensors of an exported ``.safetensors`` file, floating ones as float32 (exports are fp16
+    to halve the file; inference and fine-tuning run in float32)."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
 
 
 @dataclass(frozen=True)

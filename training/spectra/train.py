@@ -22,6 +22,7 @@ from marsspec.core.devices import resolve_device
 from marsspec.core.errors import InputError
 from marsspec.core.metrics.spectral import cosine, pcc, rmse
 from marsspec.core.models.bins import BinSpec, reconstruct
+from marsspec.core.models.manifest import read_weights
 from marsspec.core.models.spectral_net import build_spectral_net
 from marsspec.training.spectra.config import TrainConfig, load_config
 from marsspec.training.spectra.data import PatchSampler, expand_scenes, grid_patches, load_pair
@@ -84,9 +85,7 @@ def load_initial_weights(model: torch.nn.Module, path: Path) -> None:
     if not path.is_file():
         raise InputError(f"init_weights {str(path)!r} does not exist.")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
+        state = read_weights(path)
     else:
         state = torch.load(path, map_location="cpu", weights_only=False).get("model")
         if state is None:

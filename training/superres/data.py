@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,7 @@ class CropSampler:
         seed: int = 0,
         edge_fraction: float = 0.15,
         blur_sigma: float = DEFAULT_BLUR_SIGMA,
-        edge_spread: tuple[float, float] = (0.3, 0.8),
+        edge_spread: Sequence[float] = (0.3, 0.8),
     ) -> None:
         if hr_size % SCALE:
             raise InputError(f"HR crop size {hr_size} must be a multiple of {SCALE}.")

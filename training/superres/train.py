@@ -29,7 +29,7 @@ import torch
 from marsspec.core.devices import resolve_device
 from marsspec.core.errors import InputError
 from marsspec.core.metrics.image import psnr
-from marsspec.core.models.manifest import load_manifest, sha256_file
+from marsspec.core.models.manifest import load_manifest, read_weights, sha256_file
 from marsspec.core.models.marsgan import build_generator, count_parameters
 from marsspec.training.superres.data import CropSampler, load_images
 from marsspec.training.superres.degrade import bicubic_up
@@ -124,9 +124,7 @@ def _initial_weights(source: str, generator: torch.nn.Module) -> dict:
     if not path.is_file():
         raise InputError(f"init_from {source!r} does not exist; give a checkpoint or weights file.")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()}
+        state = read_weights(path)
     else:
         init = torch.load(path, map_location="cpu", weights_only=False)
         if not isinstance(init, dict) or init.get("task") != "superres":
@@ -262,7 +260,7 @@ def main(config: dict) -> int:
         seed=cfg.seed,
         edge_fraction=cfg.edge_fraction,
         blur_sigma=cfg.blur_sigma,
-        edge_spread=tuple(cfg.edge_spread),
+        edge_spread=cfg.edge_spread,
     )
     val = _val_set(cfg)
 
