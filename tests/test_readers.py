@@ -262,20 +262,21 @@ def test_truncated_file_is_clear_error(tmp_path):
     data = (tmp_path / "cube.img").read_bytes()
     (tmp_path / "cube.img").write_bytes(data[: len(data) // 2])
     (tmp_path / "cube.lbl").write_text(_pds3_label(4, 5, 3))
-    with pytest.raises(RasterIOError, match="truncated"):
+    with pytest.raises(InputError, match="truncated") as caught:
         open_product(tmp_path / "cube.lbl")
+    assert "cube.lbl" in str(caught.value) and "240 bytes" in str(caught.value)
 
 
 def test_label_pointing_past_the_data(tmp_path):
     _cube().astype("<f4").tofile(tmp_path / "cube.img")
     (tmp_path / "cube.lbl").write_text(_pds3_label(4, 5, 3, pointer='("CUBE.IMG", 1000)'))
-    with pytest.raises(RasterIOError, match="past the end of the file"):
+    with pytest.raises(InputError, match="past the end of the file"):
         open_product(tmp_path / "cube.lbl")
 
 
 def test_label_naming_a_missing_file(tmp_path):
     (tmp_path / "cube.lbl").write_text(_pds3_label(4, 5, 3, pointer='"ELSEWHERE.IMG"'))
-    with pytest.raises(RasterIOError, match="Put the data file next to its label"):
+    with pytest.raises(InputError, match="Put the data file next to its label"):
         open_product(tmp_path / "cube.lbl")
 
 

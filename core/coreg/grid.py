@@ -104,10 +104,19 @@ def warp_band(product: Product, band: int, grid: MatchGrid, resampling: str) -> 
         options["add_alpha"] = True
     else:
         options.update(src_nodata=product.nodata, nodata=product.nodata)
-    with product.open() as dataset, WarpedVRT(dataset, **options) as vrt:
-        data = vrt.read(band).astype(np.float32)
+    from marsspec.core.io.reading import reading
+    from marsspec.core.io.special_values import RESAMPLED_THRESHOLD, valid_float_mask
+
+    with (
+        product.open() as dataset,
+        WarpedVRT(dataset, **options) as vrt,
+        reading(product.path, f"band {band} (warped onto the matching grid)"),
+    ):
+        raw = vrt.read(band)
         valid = vrt.read(vrt.count) == 255 if product.nodata is None else vrt.read_masks(band) > 0
-    valid &= np.isfinite(data)
+    # ISIS special values are nodata; averaged into their neighbours they stay beyond 1e30
+    valid &= valid_float_mask(raw, RESAMPLED_THRESHOLD)
+    data = raw.astype(np.float32)
     data = data * np.float32(product.scales[band - 1]) + np.float32(product.offsets[band - 1])
     data[~valid] = NODATA
     return data

@@ -54,3 +54,54 @@ def envi_header_facts(path: Path) -> dict:
         except InputError as error:  # GDAL may still know the CRS; report, do not fail
             facts["crs_problem"] = str(error)
     return facts
+
+
+# ENVI 'data type' code -> (bytes per sample, name), from the ENVI header format description
+ENVI_DATA_TYPES: dict[int, tuple[int, str]] = {
+    1: (1, "uint8"),
+    2: (2, "int16"),
+    3: (4, "int32"),
+    4: (4, "float32"),
+    5: (8, "float64"),
+    6: (8, "complex64"),
+    9: (16, "complex128"),
+    12: (2, "uint16"),
+    13: (4, "uint32"),
+    14: (8, "int64"),
+    15: (8, "uint64"),
+}
+
+
+def check_envi_size(header: Path, data: Path) -> None:
+    """Refuse a header whose size does not match its data file.
+
+    GDAL opens such a pair happily: a wrong ``samples`` shears every line into the next, a
+    short file reads as zeros. Neither is a raster the user meant, so both stop here, naming
+    the header values and the two sizes. Headers GDAL itself would reject (missing keys) and
+    compressed files are left to GDAL.
+    """
+    from marsspec.core.io.integrity import DataFileError
+
+    entries = parse_envi_header(header)
+    if entries.get("file compression", "0").strip() not in ("", "0"):
+        return
+    try:
+        samples, lines, bands = (int(entries[k]) for k in ("samples", "lines", "bands"))
+        code = int(entries["data type"])
+        offset = int(entries.get("header offset", "0") or 0)
+    except (KeyError, ValueError):
+        return
+    if code not in ENVI_DATA_TYPES:
+        return
+    itemsize, type_name = ENVI_DATA_TYPES[code]
+    expected = offset + samples * lines * bands * itemsize
+    actual = data.stat().st_size
+    if actual == expected:
+        return
+    raise DataFileError(
+        f"ENVI header {header.name} does not match its data file {data.name}: samples = "
+        f"{samples}, lines = {lines}, bands = {bands}, data type = {code} ({type_name}, "
+        f"{itemsize} byte(s) each) and header offset = {offset} mean {expected:,} bytes, but "
+        f"{data.name} has {actual:,}. Correct samples/lines/bands/data type in the header, or "
+        "re-download the data file if it is truncated."
+    )

@@ -14,6 +14,7 @@ import numpy as np
 
 from marsspec.core.errors import InputError, RasterIOError
 from marsspec.core.io import pds3
+from marsspec.core.io.integrity import DataFileError
 from marsspec.core.io.mars_crs import crs_info, equirectangular_crs
 from marsspec.core.io.product import Product
 from marsspec.core.io.raw_vrt import RawLayout, build_vrt
@@ -61,7 +62,7 @@ def resolve_file(label_path: Path, name: str) -> Path:
     for entry in folder.iterdir():
         if entry.name.lower() == stem + suffix:
             return entry
-    raise RasterIOError(
+    raise DataFileError(
         f"The label '{label_path.name}' names the data file '{name}', which is not in "
         f"'{folder}'. Put the data file next to its label (any letter case)."
     )
@@ -100,14 +101,19 @@ def open_pds3(label_path: Path, *, strict: bool = False) -> Product:
     if sample_type not in _SAMPLE_TYPES:
         raise InputError(f"Unsupported SAMPLE_TYPE '{sample_type}' in '{label_path.name}'.")
     kind = _SAMPLE_TYPES[sample_type]
+    if bits not in ((32, 64) if kind.endswith("f") else (8, 16, 32, 64)):
+        raise InputError(
+            f"SAMPLE_BITS = {bits} with SAMPLE_TYPE {sample_type} in '{label_path.name}' is not "
+            "a pixel type marsspec reads; the label may be corrupt: re-download the product."
+        )
     dtype = np.dtype(f"{kind}{bits // 8}")
-    bands = int(pds3.number(image.get("BANDS"), 1))
+    bands = _count(image, "BANDS", label_path, 1)
     storage = str(image.get("BAND_STORAGE_TYPE", "BAND_SEQUENTIAL")).upper()
     layout = RawLayout(
         path=data_path,
         offset=offset,
-        lines=int(pds3.number(image.get("LINES"))),
-        samples=int(pds3.number(image.get("LINE_SAMPLES"))),
+        lines=_count(image, "LINES", label_path),
+        samples=_count(image, "LINE_SAMPLES", label_path),
         bands=bands,
         dtype=dtype,
         interleave=_INTERLEAVE.get(storage, "bsq"),
@@ -176,6 +182,17 @@ def open_pds3(label_path: Path, *, strict: bool = False) -> Product:
             "image_offset_bytes": offset,
         },
     )
+
+
+def _count(image: dict, key: str, label_path: Path, default: int | None = None) -> int:
+    """A positive whole number of the IMAGE object; a missing or odd one names the label."""
+    value = pds3.number(image.get(key), default)
+    if value is None or value < 1 or value != int(value):
+        raise InputError(
+            f"'{label_path.name}': the IMAGE object's {key} is {image.get(key, 'missing')!s}, not "
+            "a positive whole number; the label is incomplete or corrupt: re-download the product."
+        )
+    return int(value)
 
 
 def _per_band(value, bands: int, default: float) -> list[float]:

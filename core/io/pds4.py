@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.errors import InputError
+from marsspec.core.io.integrity import DataFileError
 from marsspec.core.io.mars_crs import crs_info, equirectangular_crs
 from marsspec.core.io.product import Product
 from marsspec.core.io.raw_vrt import RawLayout, build_vrt
@@ -79,7 +80,14 @@ def open_pds4(xml_path: Path) -> Product:
         raise InputError(f"'{xml_path.name}' describes no image array (Array_2D_Image/3D).")
     axes = {}
     for axis in (e for e in array if _local(e.tag) == "Axis_Array"):
-        axes[_text(axis, "axis_name").lower()] = int(_text(axis, "elements"))
+        name, elements = _text(axis, "axis_name"), _text(axis, "elements")
+        if name is None or elements is None or not elements.isdigit() or int(elements) < 1:
+            raise InputError(
+                f"'{xml_path.name}': an Axis_Array has axis_name {name!r} and elements "
+                f"{elements!r}; each needs a name and a positive whole number of elements. The "
+                "label is incomplete or corrupt: re-download the product."
+            )
+        axes[name.lower()] = int(elements)
     samples, lines = axes.get("sample"), axes.get("line")
     bands = axes.get("band", 1)
     if samples is None or lines is None:
@@ -160,7 +168,7 @@ def _data_file(xml_path: Path, named: str | None) -> Path:
     for candidate in candidates:
         if candidate.is_file() and candidate.suffix.lower() != ".xml":
             return candidate
-    raise RasterIOError(
+    raise DataFileError(
         f"No data file for '{xml_path.name}' (looked for {named or '?'} and "
         f"{xml_path.stem}.dat/.img); put it next to the XML label."
     )

@@ -48,25 +48,34 @@ class Product:
         import warnings
 
         import rasterio
-        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+        from rasterio.errors import NotGeoreferencedWarning
+
+        from marsspec.core.io.reading import GDAL_ERRORS, gdal_message
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 return rasterio.open(self.source)
-        except RasterioIOError as error:
-            raise RasterIOError(f"GDAL cannot read '{self.path}': {error}") from error
+        except GDAL_ERRORS as error:
+            raise RasterIOError(
+                f"GDAL cannot open {self.path.name} ({gdal_message(error)}); the file or its "
+                "data file may be missing, truncated or corrupt: re-download or re-export it."
+            ) from error
 
     def read(self, bands=None, window=None) -> np.ma.MaskedArray:
-        """Physical values (offset + DN x scale) as float32, nodata masked; bands 1-based."""
+        """Physical values (offset + DN x scale) as float32, nodata masked; bands 1-based.
+
+        ISIS special values and non-finite numbers in float data are masked like nodata.
+        """
+        from marsspec.core.io.reading import reading
+        from marsspec.core.io.special_values import valid_float_mask
+
         indexes = list(bands) if bands is not None else list(range(1, self.count + 1))
-        with self.open() as dataset:
+        with self.open() as dataset, reading(self.path, f"band(s) {indexes}"):
             raw = dataset.read(indexes, window=window)
-        mask = np.zeros(raw.shape, bool)
+        mask = ~valid_float_mask(raw)
         if self.nodata is not None:
             mask |= np.isclose(raw, self.nodata) if raw.dtype.kind == "f" else raw == self.nodata
-        if raw.dtype.kind == "f":
-            mask |= ~np.isfinite(raw)
         data = raw.astype(np.float32)
         for k, band in enumerate(indexes):
             data[k] = data[k] * np.float32(self.scales[band - 1]) + np.float32(
@@ -106,11 +115,10 @@ def find_label(path: Path) -> Path | None:
 def open_product(path: str | Path, *, strict: bool = False) -> Product:
     """Open ``path`` (data file or label). ``strict`` turns wavelength-table problems, which
     are otherwise reported in ``Product.warnings``, into InputError."""
+    from marsspec.core.io.integrity import check_input_path
+
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"Input '{path}' does not exist: check the path.")
-    if path.is_dir():
-        raise InputError(f"'{path}' is a folder; give a raster file or a product label.")
+    check_input_path(path, "Input")
     name = path.name.lower()
     if name.endswith(".xml"):
         from marsspec.core.io.pds4 import open_pds4
@@ -155,7 +163,12 @@ def _envi_data_file(header: Path) -> Path:
     ):
         if candidate.exists() and candidate != header:
             return candidate
-    raise InputError(f"No data file next to ENVI header '{header}' (looked for .img, .dat, ...).")
+    from marsspec.core.io.integrity import DataFileError
+
+    raise DataFileError(
+        f"No data file next to ENVI header {header.name} (looked for {stem.name}, .img, .dat, "
+        "...); put the data file next to its header."
+    )
 
 
 def _open_gdal(path: Path, header: Path | None) -> Product:
@@ -163,21 +176,25 @@ def _open_gdal(path: Path, header: Path | None) -> Product:
     import warnings
 
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from rasterio.errors import NotGeoreferencedWarning
 
     from marsspec.core.io.envi import envi_header_facts
+    from marsspec.core.io.integrity import check_dataset
     from marsspec.core.io.mars_crs import crs_info
+    from marsspec.core.io.reading import GDAL_ERRORS, gdal_message
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             dataset = rasterio.open(path)
-    except RasterioIOError as error:
+    except GDAL_ERRORS as error:
         raise RasterIOError(
-            f"Cannot read '{path}' as a raster ({error}). Give a GDAL-readable raster "
-            "(GeoTIFF, ENVI, ISIS3 cube, PDS3, VRT), a PDS3 label (.lbl) or a PDS4 label (.xml)."
+            f"Cannot read {path.name} as a raster ({gdal_message(error)}). Give a GDAL-readable "
+            "raster (GeoTIFF, ENVI, ISIS3 cube, PDS3, VRT), a PDS3 label (.lbl) or a PDS4 label "
+            "(.xml); a file of another kind renamed .tif is not one."
         ) from error
     with dataset:
+        check_dataset(dataset, path)
         envi = {}
         hdr = header or next(
             (p for p in (path.with_suffix(".hdr"), Path(str(path) + ".hdr")) if p.exists()), None

@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from marsspec.core.errors import RasterIOError
+from marsspec.core.io.integrity import DataFileError
 
 _GDAL_TYPES = {
     "uint8": "Byte",
@@ -71,24 +72,33 @@ class RawLayout:
 
     def check_size(self, what: str) -> None:
         """Refuse a label that points past the end of its data (truncated download)."""
+        if not self.path.is_file():
+            raise DataFileError(
+                f"The data file {self.path.name} of {what} is missing from {self.path.parent}; "
+                "put the data file next to its label."
+            )
         try:
             size = self.path.stat().st_size
         except OSError as error:
             raise RasterIOError(
                 f"Cannot read the data file '{self.path}' of {what}: {error}"
             ) from error
+        shape = (
+            f"{self.bands} x {self.lines} x {self.samples} {np.dtype(self.dtype).name} pixels "
+            f"({self.nbytes:,} bytes)"
+        )
         if self.offset >= size and self.nbytes > 0:
-            raise RasterIOError(
-                f"The label of {what} points to byte {self.offset} of '{self.path.name}', past the "
-                f"end of the file ({size} bytes): the label does not belong to this file or the "
-                "file is truncated. Re-download the product."
+            raise DataFileError(
+                f"The label {what} points to byte {self.offset:,} of its data file "
+                f"{self.path.name}, past the end of the file ({size:,} bytes), for {shape}: the "
+                "label does not belong to this file or the file is truncated. Re-download the "
+                "product."
             )
         if self.offset + self.nbytes > size:
-            raise RasterIOError(
-                f"'{self.path.name}' is truncated: the label of {what} describes "
-                f"{self.bands} x {self.lines} x {self.samples} {np.dtype(self.dtype).name} pixels "
-                f"needing {self.offset + self.nbytes} bytes, but the file has {size}. "
-                "Re-download the product."
+            raise DataFileError(
+                f"{self.path.name} is truncated: the label {what} describes {shape} from byte "
+                f"{self.offset:,}, needing {self.offset + self.nbytes:,} bytes, but the file has "
+                f"{size:,}. Re-download the product."
             )
 
 

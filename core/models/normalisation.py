@@ -58,9 +58,12 @@ def _finish(low: float, high: float, total: float, total2: float, n: int) -> Cha
 
 
 def array_stats(values: np.ndarray, clip_percent: float = CLIP_PERCENT) -> ChannelStats:
-    """Exact statistics of a 1-D array of valid values (in memory)."""
+    """Exact statistics of a 1-D array of valid values (in memory); special values and
+    non-finite numbers are left out, as in :func:`raster_stats`."""
+    from marsspec.core.io.special_values import valid_float_mask
+
     values = np.asarray(values, np.float64).ravel()
-    values = values[np.isfinite(values)]
+    values = values[valid_float_mask(values)]
     if values.size == 0:
         raise InputError("No valid pixel to compute normalisation statistics from.")
     low, high = np.percentile(values, [clip_percent, 100.0 - clip_percent])
@@ -80,11 +83,18 @@ def _windows(src, rows: int):
         yield Window(0, row, src.width, min(rows, src.height - row))
 
 
-def _read(src, bands: Sequence[int], window):
-    data = src.read(list(bands), window=window, out_dtype="float64")
-    masks = src.read_masks(list(bands), window=window)
-    valid = np.all(masks != 0, axis=0) & np.all(np.isfinite(data), axis=0)
-    return data, valid
+def _read(src, bands: Sequence[int], window) -> tuple[np.ndarray, np.ndarray, int]:
+    """Data, validity and the number of special pixels (ISIS specials, NaN, inf) not already
+    nodata: those are excluded too, or one -3.4e38 would swamp the range and the mean."""
+    from marsspec.core.io.reading import reading, window_text
+    from marsspec.core.io.special_values import valid_float_mask
+
+    with reading(src.name, window_text(window)):
+        data = src.read(list(bands), window=window, out_dtype="float64")
+        masks = src.read_masks(list(bands), window=window)
+    unmasked = np.all(masks != 0, axis=0)
+    valid = unmasked & np.all(valid_float_mask(data), axis=0)
+    return data, valid, int(unmasked.sum() - valid.sum())
 
 
 def raster_stats(
@@ -94,15 +104,19 @@ def raster_stats(
     *,
     rows: int = 512,
     cancel: Callable[[], bool] | None = None,
+    warn: Callable[[str], object] | None = None,
 ) -> list[ChannelStats]:
     """Streaming image-wise statistics of ``bands`` (a pixel counts if all bands are valid).
 
     Memory: one window of ``rows`` rows plus a 65,536-bin histogram per band. Percentiles are
-    exact to 1/65,536 of the value range, which is far below CTX's noise.
+    exact to 1/65,536 of the value range, which is far below CTX's noise. Pixels holding ISIS
+    special values or non-finite numbers are left out; ``warn`` hears how many there were.
     """
-    import rasterio
+    from pathlib import Path
 
     from marsspec.core.errors import CancelledError
+    from marsspec.core.io.opening import open_raster
+    from marsspec.core.io.special_values import special_pixel_warning
 
     def check_cancel() -> None:
         if cancel is not None and cancel():
@@ -112,25 +126,35 @@ def raster_stats(
     lo = np.full(nb, np.inf)
     hi = np.full(nb, -np.inf)
     n = 0
-    with rasterio.open(path) as src:
+    special = 0
+    with open_raster(path) as src:
         for window in _windows(src, rows):
             check_cancel()
-            data, valid = _read(src, bands, window)
+            data, valid, window_special = _read(src, bands, window)
+            special += window_special
             if valid.any():
                 v = data[:, valid]
                 lo = np.minimum(lo, v.min(axis=1))
                 hi = np.maximum(hi, v.max(axis=1))
                 n += int(valid.sum())
+        name = Path(str(path)).name
         if n == 0:
-            raise InputError(
-                f"{getattr(path, 'name', path)} has no valid pixel in band(s) {list(bands)}: "
-                "every pixel is nodata. Check the band number and the raster's nodata value."
+            why = (
+                f" ({special:,} of them hold ISIS special values or non-finite numbers)"
+                if special
+                else ""
             )
+            raise InputError(
+                f"{name} has no valid pixel in band(s) {list(bands)}: every pixel is "
+                f"nodata{why}. Check the band number and the raster's nodata value."
+            )
+        if special and warn is not None:
+            warn(special_pixel_warning(special, name))
         hist = np.zeros((nb, HIST_BINS), np.int64)
         span = np.where(hi > lo, hi - lo, 1.0)
         for window in _windows(src, rows):
             check_cancel()
-            data, valid = _read(src, bands, window)
+            data, valid, _ = _read(src, bands, window)
             for b in range(nb):
                 idx = ((data[b][valid] - lo[b]) / span[b] * (HIST_BINS - 1)).astype(np.int64)
                 hist[b] += np.bincount(idx, minlength=HIST_BINS)
@@ -140,7 +164,7 @@ def raster_stats(
         total, total2 = np.zeros(nb), np.zeros(nb)
         for window in _windows(src, rows):
             check_cancel()
-            data, valid = _read(src, bands, window)
+            data, valid, _ = _read(src, bands, window)
             v = np.clip(data[:, valid], lows[:, None], highs[:, None])
             total += v.sum(axis=1)
             total2 += np.square(v).sum(axis=1)

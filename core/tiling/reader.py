@@ -20,7 +20,9 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from marsspec.core.errors import RasterIOError
+from marsspec.core.io.opening import open_raster
+from marsspec.core.io.reading import reading, window_text
+from marsspec.core.io.special_values import valid_float_mask
 from marsspec.core.tiling.plan import Patch, TilePlan, reflect_indices
 
 _DONE = object()
@@ -42,19 +44,16 @@ def _read_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raster rows ``[lo, hi)`` of the bands as float32, and where they are valid.
 
-    A pixel is invalid if any band is nodata, masked or not finite. Integers of any width are
-    converted straight to float32 (exact up to 2^24), never through 8 bits.
+    A pixel is invalid if any band is nodata, masked, not finite or an ISIS special value
+    (core/io/special_values.py). Integers of any width are converted straight to float32
+    (exact up to 2^24), never through 8 bits. A GDAL read error (a truncated file) becomes a
+    RasterIOError naming the file, which the reader thread hands to the consumer.
     """
     window = Window(0, lo, width, hi - lo)
-    try:
+    with reading(src.name, window_text(window)):
         data = src.read(list(bands), window=window, out_dtype="float32")
         masks = src.read_masks(list(bands), window=window)
-    except rasterio.errors.RasterioError as exc:
-        raise RasterIOError(
-            f"Could not read rows {lo}-{hi} of {Path(src.name).name} ({exc}); the file may be "
-            "truncated or corrupt."
-        ) from exc
-    valid = np.all(masks != 0, axis=0) & np.all(np.isfinite(data), axis=0)
+    valid = np.all(masks != 0, axis=0) & np.all(valid_float_mask(data), axis=0)
     return data, valid
 
 
@@ -158,7 +157,7 @@ class BatchReader(threading.Thread):
 
     def run(self) -> None:
         try:
-            with rasterio.open(self.path) as src:
+            with open_raster(self.path) as src:
                 self._produce(src)
             self._put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
