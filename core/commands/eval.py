@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import numbers
 
 from marsspec.core.errors import InputError
 
@@ -43,6 +45,15 @@ def format_value(value: float | int | str) -> str:
     return str(value)
 
 
+def not_finite(results: dict[str, float | int | str]) -> list[str]:
+    """Keys whose value is NaN or infinite: an evaluation that had nothing to measure."""
+    return [
+        key
+        for key, value in results.items()
+        if isinstance(value, numbers.Real) and not math.isfinite(float(value))
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     if args.name not in EVALUATORS:
         raise InputError(
@@ -53,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
     parser = argparse.ArgumentParser(prog=f"marsspec eval {args.name}", description=text)
     module.add_arguments(parser)
     results = module.run(parser.parse_args(args.options))
+    bad = not_finite(results)
+    if bad:  # never print `key=nan` and exit 0: a number nobody measured is not a result
+        raise InputError(
+            f"eval {args.name}: {', '.join(bad)} came out as {format_value(results[bad[0]])}: "
+            f"the evaluation had no valid data to measure; check its inputs "
+            f"(marsspec eval {args.name} --help)."
+        )
     for key, value in results.items():
         print(f"{key}={format_value(value)}", flush=True)
     return 0

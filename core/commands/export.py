@@ -40,8 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_metrics(path: str | None) -> dict:
     if not path:
         return {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"--metrics {path!r} cannot be read ({getattr(exc, 'strerror', None) or exc}); give "
+            "the key=value file `marsspec eval` printed, or leave --metrics out."
+        ) from exc
     out: dict = {}
-    for line in Path(path).read_text().splitlines():
+    for line in text.splitlines():
         key, sep, value = line.strip().partition("=")
         if not sep:
             continue
@@ -115,18 +122,50 @@ def manifest_entry(config: dict, args, weights: Path, sha: str, size: int) -> di
     }
 
 
+CHECKPOINT_HINT = "pass the runs/<id>/best.pt (or last.pt) that `marsspec train` wrote"
+
+
+def _outputs(models_dir: Path, model_id: str, checkpoint: Path, metrics: str | None):
+    """The export's files, checked before writing (neither the checkpoint nor the metrics
+    file is ever an output), to be staged and published together: the manifest never
+    describes weights that are not there."""
+    from marsspec.core.io.safety import OutputSet
+
+    if not model_id or model_id.startswith(".") or "/" in model_id or "\\" in model_id:
+        raise InputError(
+            f"Model id {model_id!r} must be a plain name (letters, digits, -); give --id."
+        )
+    return OutputSet(
+        {
+            "weights": models_dir / f"{model_id}.safetensors",
+            "manifest": models_dir / "manifest.json",
+        },
+        inputs=[checkpoint, metrics],
+        kinds={"weights": "weights", "manifest": "json"},
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    import torch
     from safetensors.torch import save_file
 
-    from marsspec.core.models.manifest import MODELS_DIR, sha256_file, upsert_manifest_entry
+    from marsspec.core.models.manifest import MODELS_DIR, sha256_file
+    from marsspec.training.checkpoints import load_checkpoint, stage_manifest_entry
 
     path = Path(args.checkpoint)
-    if not path.is_file():
-        raise InputError(f"Checkpoint {str(path)!r} does not exist.")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "model" not in state or "config" not in state:
-        raise InputError(f"{path.name} is not a marsspec training checkpoint (model + config).")
+    models_dir = Path(args.models_dir) if args.models_dir else MODELS_DIR
+    if args.id:  # the outputs are known: refuse one that is the checkpoint before reading it
+        _outputs(models_dir, str(args.id), path, args.metrics)
+    if path.suffix == ".safetensors":
+        raise InputError(
+            f"--checkpoint {str(path)!r} is exported weights, not a training checkpoint; "
+            f"{CHECKPOINT_HINT}."
+        )
+    state = load_checkpoint(path, what="--checkpoint", instead=CHECKPOINT_HINT)
+    if "model" not in state or not isinstance(state.get("config"), dict):
+        raise InputError(
+            f"--checkpoint {str(path)!r} is not a marsspec training checkpoint (no model and "
+            f"config); {CHECKPOINT_HINT}."
+        )
     config = state["config"]
     if not str(config.get("task", "")).startswith("spectra"):
         raise InputError(
@@ -134,21 +173,26 @@ def run(args: argparse.Namespace) -> int:
             "`python -m marsspec.training.superres.export --checkpoint CKPT --id ID "
             "--flavour psnr|gan`."
         )
-    models_dir = Path(args.models_dir) if args.models_dir else MODELS_DIR
-    model_id = args.id or config["id"]
-    weights = models_dir / f"{model_id}.safetensors"
+    model_id = str(args.id or config.get("id") or "")
+    files = _outputs(models_dir, model_id, path, args.metrics)
+    weights, manifest = files.finals["weights"], files.finals["manifest"]
     tensors = {
         k: (v.half() if v.is_floating_point() else v).contiguous()
         for k, v in state["model"].items()
     }
-    from marsspec.core.io.atomic import atomic_output
-
-    with atomic_output(weights) as temp:
+    with files:
+        temp = files.temp("weights")
         # one metadata key: safetensors writes several in hash order, which changes the sha256
         save_file(tensors, str(temp), metadata={"marsspec": f"{model_id} {config['task']}"})
-    weights.chmod(0o644)  # the temp file was private; the plugin zip needs it readable
-    entry = manifest_entry(config, args, weights, sha256_file(weights), weights.stat().st_size)
-    manifest = upsert_manifest_entry(entry, models_dir / "manifest.json")
+        try:
+            entry = manifest_entry(config, args, weights, sha256_file(temp), temp.stat().st_size)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"--checkpoint {str(path)!r} has an incomplete config ({type(exc).__name__}: "
+                f"{exc}); {CHECKPOINT_HINT}."
+            ) from exc
+        stage_manifest_entry(entry, manifest, files.temp("manifest"))
+    weights.chmod(0o644)  # the plugin zip needs it readable
     print(
         f"exported={model_id} weights={weights} size_bytes={weights.stat().st_size} "
         f"manifest={manifest}"

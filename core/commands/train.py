@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from pathlib import Path
 
 from marsspec.core.errors import InputError, MissingDependencyError
 
@@ -31,47 +30,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _yaml_loader():
-    """PyYAML's SafeLoader reads ``5e-3`` as a string (YAML 1.1 wants ``5.0e-3``); configs
-    and ``--set`` values are written the YAML 1.2 / Python way, so resolve those as floats."""
-    import re
-
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-        list("-+0123456789"),
-    )
-    return Loader
+def _schema():
+    try:
+        from marsspec.training import config_schema
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"Training is not available ({error}); it lives in marsspec/training/, which only "
+            "a source checkout has."
+        ) from error
+    return config_schema
 
 
 def read_config(path: str, overrides: list[str]) -> dict:
-    import yaml
-
-    loader = _yaml_loader()
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(f"Config file {path!r} does not exist; see training/configs/.")
-    data = yaml.load(file.read_text(encoding="utf-8"), Loader=loader) or {}
-    if not isinstance(data, dict):
-        raise InputError(f"{path} must be a YAML mapping of config keys.")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--set {item!r}: write KEY=VALUE.")
-        data[key.strip()] = yaml.load(value, Loader=loader)
-    return data
+    """The YAML config with ``--set`` overrides; a malformed line is an InputError naming the
+    file and line (training/config_schema.py; the trainer checks keys and types)."""
+    return _schema().read_config(path, overrides)
 
 
 def run(args: argparse.Namespace) -> int:
     config = read_config(args.config, args.set)
     task = config.get("task")
-    if task not in TRAINERS:
-        raise InputError(f"Config task {task!r} is unknown; use one of {', '.join(TRAINERS)}.")
+    if not isinstance(task, str) or task not in TRAINERS:
+        where = getattr(config, "origins", {}).get("task", args.config)
+        raise InputError(
+            f"{where}: task {task!r} is unknown; use one of {', '.join(TRAINERS)}."
+            if "task" in config
+            else f"{args.config}: the config has no `task:`; add one of {', '.join(TRAINERS)}."
+        )
     try:
         module = importlib.import_module(TRAINERS[task])
     except ImportError as error:

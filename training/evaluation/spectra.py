@@ -12,12 +12,14 @@ max-probability confidence with its mean absolute error (negative = confidence i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import rasterio
 
+from marsspec.core.errors import InputError
 from marsspec.core.metrics.spectral import cosine, pcc, rmse, spearman
 from marsspec.core.models.normalisation import array_stats, denormalise, normalise
 
@@ -93,20 +95,56 @@ def band_metrics(pred_z, truth, valid) -> dict[str, float]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, float | str]:
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any work, arguments that leave nothing to measure."""
+    for flag, value, low in (
+        ("--scenes", args.scenes, 1),
+        ("--baseline-scenes", args.baseline_scenes, 1),
+        ("--size", args.size, 128),
+        ("--stride-factor", args.stride_factor, 1),
+    ):
+        if value < low:
+            raise InputError(f"{flag} {value}: give at least {low}.")
+    if args.work_dir and Path(args.work_dir).exists() and not Path(args.work_dir).is_dir():
+        raise InputError(f"--work-dir {args.work_dir!r} is a file; give a folder.")
+
+
+def _models(args: argparse.Namespace) -> list:
     from marsspec.core.models.manifest import load_manifest
+
+    manifest = load_manifest(args.manifest)
+    spectral = manifest.by_task("spectra-regression", "spectra-bins")
+    wanted = [m.strip() for m in args.only.split(",") if m.strip()] if args.only else None
+    known = [e.id for e in spectral]
+    unknown = [m for m in wanted or () if m not in known]
+    if not spectral:
+        raise InputError(
+            f"{str(manifest.path)!r} lists no spectral model; export one with `marsspec export`."
+        )
+    if unknown:
+        raise InputError(
+            f"--only: no spectral model {', '.join(unknown)} in {str(manifest.path)!r}; "
+            f"choose from {', '.join(known)}."
+        )
+    return [e for e in spectral if wanted is None or e.id in wanted]
+
+
+def run(args: argparse.Namespace) -> dict[str, float | str]:
+    _check_arguments(args)
+    models = _models(args)
+    with contextlib.ExitStack() as stack:
+        if args.work_dir:  # kept, as asked
+            work = Path(args.work_dir)
+            work.mkdir(parents=True, exist_ok=True)
+        else:  # scenes and predictions are scratch: nothing left in /tmp afterwards
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="marsspec-eval-")))
+        return _evaluate(args, models, work)
+
+
+def _evaluate(args: argparse.Namespace, models: list, work: Path) -> dict[str, float | str]:
     from marsspec.core.spectral import PredictRequest, predict_spectra
     from marsspec.training.simulator import SITES as ALL_SITES
 
-    work = Path(args.work_dir or tempfile.mkdtemp(prefix="marsspec-eval-"))
-    work.mkdir(parents=True, exist_ok=True)
-    manifest = load_manifest(args.manifest)
-    wanted = args.only.split(",") if args.only else None
-    models = [
-        e
-        for e in manifest.by_task("spectra-regression", "spectra-bins")
-        if wanted is None or e.id in wanted
-    ]
     sites = sorted(ALL_SITES)
     scenes = [
         _simulate(

@@ -44,7 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "them) instead of a manifest model, before deciding to export it",
     )
     parser.add_argument(
-        "--images", nargs="*", help=f"held-out HR rasters (default: {SIM_DIR}/s752..s759)"
+        "--images",
+        nargs="*",
+        default=None,
+        help=f"held-out HR rasters or patterns (default: {SIM_DIR}/s752..s759, simulated)",
     )
     parser.add_argument("--no-real", action="store_true", help="skip the real HiRISE part")
     parser.add_argument("--crops", type=int, default=4, help="crops per image")
@@ -53,14 +56,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _held_out(args) -> list[tuple[str, np.ndarray]]:
-    if args.images:
-        paths = [p for pattern in args.images for p in sorted(glob.glob(pattern))]
+    if args.images is not None:
+        if not args.images:
+            raise InputError("--images needs at least one raster or pattern (e.g. held/*.tif).")
+        paths = []
+        for pattern in args.images:
+            hits = sorted(glob.glob(pattern))
+            if not hits:
+                raise InputError(
+                    f"--images {pattern!r}: no file matches; give held-out HR rasters (e.g. "
+                    f"folder/*.tif), or leave --images out to simulate them into {SIM_DIR}."
+                )
+            paths.extend(hits)
     else:
         from marsspec.training.superres.train import ensure_simulated
 
         ensure_simulated({"dir": SIM_DIR, "val_seeds": list(VAL_SEEDS), "size": 512})
         paths = [f"{SIM_DIR}/s{s}/hirise.tif" for s in VAL_SEEDS]
-    images = [(Path(p).parent.name, _normalise(read_raster_band(p))) for p in paths]
+    images = [
+        (p if args.images else Path(p).parent.name, _normalise(read_raster_band(p))) for p in paths
+    ]
     if not args.no_real:
         from marsspec.training.superres.train import DEFAULT_DATA_ROOT
 
@@ -71,7 +86,9 @@ def _held_out(args) -> list[tuple[str, np.ndarray]]:
 
 
 def _crops(image: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-    out = []
+    out: list[np.ndarray] = []
+    if min(image.shape) < CROP:
+        return out  # too small to measure: run() says so if no image gives a crop
     for _ in range(50 * n):
         if len(out) == n:
             break
@@ -132,15 +149,42 @@ def edge_metrics(net, rng: np.random.Generator, n: int) -> dict[str, float]:
 def _checkpoint_generator(path: str) -> tuple[torch.nn.Module, str]:
     from marsspec.training.superres.export import checkpoint_generator
 
+    if not Path(path).exists():
+        raise InputError(
+            f"--checkpoint {path!r} does not exist; pass a runs/<id>/last.pt that `marsspec "
+            "train` wrote with a superres config, or leave --checkpoint out to evaluate an "
+            "exported model (--model)."
+        )
     network, _ = checkpoint_generator(path)
     network.eval()
     network.set_noise(False)
     return network, f"checkpoint:{path}"
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any work, arguments that leave nothing to measure or nowhere to write."""
+    for flag, value in (("--crops", args.crops), ("--edges", args.edges)):
+        if value < 1:
+            raise InputError(f"{flag} {value}: give at least 1 (the metrics average over them).")
+    if args.json:
+        from marsspec.core.io.safety import check_output_path
+
+        check_output_path("--json", args.json, "json")
+
+
+def _require_finite(results: dict[str, float | str]) -> None:
+    bad = [k for k, v in results.items() if isinstance(v, float) and not np.isfinite(v)]
+    if bad:
+        raise InputError(
+            f"eval sr: {', '.join(bad)} came out as {results[bad[0]]}: the held-out images "
+            "gave nothing to measure; check --images."
+        )
+
+
 def run(args: argparse.Namespace) -> dict[str, float | str]:
     from marsspec.core.superres.model import load_generator
 
+    _check_arguments(args)
     if getattr(args, "checkpoint", None):
         if args.fidelity is not None:
             raise InputError(
@@ -154,7 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, float | str]:
     rng = np.random.default_rng(7)
     gains_psnr, gains_ssim, sr_psnrs, bic_psnrs = [], [], [], []
     pixels, seconds = 0, 0.0
-    for _name, image in _held_out(args):
+    held_out = _held_out(args)
+    for _name, image in held_out:
         for crop in _crops(image, args.crops, rng):
             hr = torch.from_numpy(crop)[None, None]
             lr = degrade(hr)
@@ -171,6 +216,12 @@ def run(args: argparse.Namespace) -> dict[str, float | str]:
             bic_psnrs.append(p_bic)
             gains_psnr.append(p_sr - p_bic)
             gains_ssim.append(ssim(sr_c, ref, 1.0) - ssim(bic_c, ref, 1.0))
+    if not gains_psnr:
+        names = ", ".join(name for name, _ in held_out) or "none"
+        raise InputError(
+            f"No held-out crop of {CROP} px without nodata in the images ({names}); give HR "
+            f"rasters at least {CROP} px on a side with --images."
+        )
     edges = edge_metrics(net, rng, args.edges)
     results: dict[str, float | str] = {
         "sr_model": label,
@@ -182,6 +233,10 @@ def run(args: argparse.Namespace) -> dict[str, float | str]:
         **edges,
         "sr_cpu_mpix_per_s": float(pixels / seconds / 1e6) if seconds else float("nan"),
     }
+    _require_finite(results)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        from marsspec.core.io.safety import atomic_output
+
+        with atomic_output(args.json, kind="json") as temp:
+            temp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return results

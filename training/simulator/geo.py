@@ -77,7 +77,7 @@ def write_geotiff(
     crash never leaves a half-written product under the final name."""
     import rasterio
 
-    from marsspec.core.io.atomic import atomic_output
+    from marsspec.core.io.safety import atomic_output, create_raster
 
     data = data if data.ndim == 3 else data[np.newaxis]
     profile = {
@@ -97,7 +97,7 @@ def write_geotiff(
         "zlevel": 1,
         "BIGTIFF": "IF_SAFER",
     }
-    with atomic_output(path) as partial, rasterio.open(partial, "w", **profile) as dst:
+    with atomic_output(path, kind="raster") as partial, create_raster(partial, **profile) as dst:
         for row in range(0, grid.height, block_rows):
             window = rasterio.windows.Window(0, row, grid.width, min(block_rows, grid.height - row))
             dst.write(data[:, row : row + window.height], window=window)

@@ -8,10 +8,43 @@ from pathlib import Path
 from typing import Any
 
 from marsspec.core.errors import InputError
+from marsspec.training.config_schema import check_fields, limits, read_config
 
 TASKS = ("spectra-regression", "spectra-bins")
 LOSSES = ("mse", "ce", "l1ce")
 PRODUCT_WAVELENGTHS = {"evc": (592.0, 533.0, 442.0), "fc": (2503.0, 1500.0, 1080.0)}
+
+
+@dataclass
+class SimulateSpec:
+    """``simulate:``: simulator scenes generated (once) into ``train_dir``/``val_dir``."""
+
+    train_dir: str | None = None
+    val_dir: str | None = None
+    seeds: list[int] = field(default_factory=list)
+    val_seeds: list[int] = field(default_factory=list)
+    sites: list[str] | None = None
+    size: int = field(default=768, metadata=limits(low=64))
+    val_size: int = field(default=512, metadata=limits(low=64))
+
+    def __post_init__(self) -> None:
+        for seeds, folder in (("seeds", "train_dir"), ("val_seeds", "val_dir")):
+            if getattr(self, seeds) and not getattr(self, folder):
+                raise InputError(f"simulate.{seeds} needs simulate.{folder}: where to put them.")
+        if self.sites:
+            from marsspec.training.simulator.sites import get_site
+
+            for site in self.sites:
+                get_site(site)
+
+
+@dataclass
+class BinsSpec:
+    """``bins:`` of a bin-classification model (core/models/bins.py)."""
+
+    count: int = field(default=20, metadata=limits(low=2))
+    range: float = field(default=6.0, metadata=limits(low=1e-6))
+    spacing: str = field(default="uniform", metadata=limits(choices=("uniform", "sid")))
 
 
 @dataclass
@@ -26,46 +59,52 @@ class TrainConfig:
     Fine-tuning: ``init_weights`` (a ``.safetensors`` export or a training checkpoint) gives
     the starting weights; ``train_only`` (parameter-name prefixes) trains those parameters and
     freezes the rest, batch-norm statistics included.
+    The field types and their ``limits`` metadata are the schema every config is checked
+    against (training/config_schema.py).
     """
 
-    id: str
-    task: str = "spectra-regression"
+    id: str = field(metadata=limits(help="the model id to export as"))
+    task: str = field(default="spectra-regression", metadata=limits(choices=TASKS))
     product: str = "evc"
     out_dir: str = "runs/spectra"
     scenes: list[str] = field(default_factory=list)
     val_scenes: list[str] = field(default_factory=list)
-    simulate: dict[str, Any] | None = None
+    simulate: dict[str, Any] | None = field(default=None, metadata=limits(schema=SimulateSpec))
     input_name: str = "ctx.tif"
     target_name: str = "crism_target.tif"
     mask_name: str | None = None
     dem_name: str | None = None  # e.g. dem.tif: a second input channel (any Mars grid)
-    target_wavelengths_nm: list[float] | None = None
+    target_wavelengths_nm: list[float] | None = field(default=None, metadata=limits(low=1.0))
     # model
     arch: str = "Unet"
     encoder: str = "efficientnet-b0"
-    decoder_channels: list[int] = field(default_factory=lambda: [128, 64, 32, 16, 16])
-    bins: dict[str, Any] | None = None
+    decoder_channels: list[int] = field(
+        default_factory=lambda: [128, 64, 32, 16, 16], metadata=limits(low=1)
+    )
+    bins: dict[str, Any] | None = field(default=None, metadata=limits(schema=BinsSpec))
     # data sampling and augmentation (§4.4)
-    patch_size: int = 128
-    min_valid: float = 0.2
-    clip_percent: float = 0.01
+    patch_size: int = field(default=128, metadata=limits(low=32, high=4096))
+    min_valid: float = field(default=0.2, metadata=limits(low=0.0, high=1.0))
+    clip_percent: float = field(default=0.01, metadata=limits(low=0.0, high=49.0))
     augment: bool = True
-    rotation_deg: float = 20.0
+    rotation_deg: float = field(default=20.0, metadata=limits(low=0.0, high=180.0))
     # optimisation
-    loss: str = "mse"
-    class_weights: str = "inverted-gauss"
-    batch_size: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    warmup_steps: int = 50
-    max_steps: int = 2000
-    max_minutes: float | None = None
-    val_every: int = 200
+    loss: str = field(default="mse", metadata=limits(choices=LOSSES))
+    class_weights: str = field(
+        default="inverted-gauss", metadata=limits(choices=("inverted-gauss", "none"))
+    )
+    batch_size: int = field(default=8, metadata=limits(low=1))
+    lr: float = field(default=1e-3, metadata=limits(low=0.0))
+    weight_decay: float = field(default=0.0, metadata=limits(low=0.0))
+    schedule: str = field(default="cosine", metadata=limits(choices=("cosine", "step", "constant")))
+    warmup_steps: int = field(default=50, metadata=limits(low=0))
+    max_steps: int = field(default=2000, metadata=limits(low=1))
+    max_minutes: float | None = field(default=None, metadata=limits(low=0.0))
+    val_every: int = field(default=200, metadata=limits(low=1))
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"
-    threads: int | None = None
+    precision: str = field(default="auto", metadata=limits(choices=("auto", "fp32", "bf16")))
+    threads: int | None = field(default=None, metadata=limits(low=1))
     init_weights: str | None = None
     train_only: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +130,8 @@ class TrainConfig:
                     f"product {self.product!r}: give target_wavelengths_nm or use evc/fc."
                 )
             self.target_wavelengths_nm = list(PRODUCT_WAVELENGTHS[self.product])
+        if not self.target_wavelengths_nm:
+            raise InputError("target_wavelengths_nm is empty; list the bands to predict (nm).")
         if self.patch_size % 32:
             raise InputError(f"patch_size {self.patch_size} must be a multiple of 32 (U-Net).")
 
@@ -113,18 +154,8 @@ class TrainConfig:
 
 
 def load_config(data: dict[str, Any] | str | Path) -> TrainConfig:
-    """A TrainConfig from a dict or a YAML file; unknown keys are an error (typos)."""
+    """A TrainConfig from a dict or a YAML file, checked against the schema (unknown keys,
+    missing ``id``, wrong types and out-of-range values are one-line InputErrors)."""
     if not isinstance(data, dict):
-        import yaml
-
-        path = Path(data)
-        if not path.is_file():
-            raise InputError(f"Config file {str(path)!r} does not exist.")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InputError(f"Unknown config key(s) {unknown}; known keys: {sorted(known)}.")
-    if "id" not in data:
-        raise InputError("The config needs an 'id' (the model id to export as).")
-    return TrainConfig(**data)
+        data = read_config(data)
+    return TrainConfig(**check_fields(TrainConfig, data))

@@ -7,14 +7,16 @@ training; the inference path (core.spectral) streams instead.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from marsspec.core.errors import InputError
+from marsspec.core.errors import InputError, MarsspecError, RasterIOError
 from marsspec.core.io.wavelengths import wavelength_from_band_name
 from marsspec.core.models.normalisation import masked_stats, normalise
 
@@ -68,10 +70,28 @@ def target_bands(src, wanted_nm: list[float], tolerance_nm: float = 15.0) -> lis
     return bands
 
 
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """GDAL failing on a training raster (not a raster, truncated, a folder) becomes one line
+    naming the file; RasterioIOError is an OSError only, so both families are caught."""
+    import rasterio
+
+    try:
+        yield
+    except MarsspecError:
+        raise
+    except (rasterio.errors.RasterioError, OSError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RasterIOError(
+            f"Training raster {str(path)!r} cannot be read ({text}); replace it with a GeoTIFF "
+            "GDAL can open, or remove its scene folder."
+        ) from exc
+
+
 def _read_valid(path: Path, bands: list[int]) -> tuple[np.ndarray, np.ndarray]:
     import rasterio
 
-    with rasterio.open(path) as src:
+    with reading(path), rasterio.open(path) as src:
         data = src.read(bands, out_dtype="float32")
         masks = src.read_masks(bands)
     valid = np.all(masks != 0, axis=0) & np.all(np.isfinite(data), axis=0)
@@ -85,7 +105,10 @@ def load_pair(scene: Path, cfg, keep_raw: bool = False) -> Pair:
     x_path, y_path = scene / cfg.input_name, scene / cfg.target_name
     for p in (x_path, y_path):
         if not p.is_file():
-            raise InputError(f"Training pair file {str(p)!r} is missing.")
+            raise InputError(
+                f"Training pair file {str(p)!r} is missing; every scene folder needs "
+                f"{cfg.input_name} and {cfg.target_name} (input_name/target_name in the config)."
+            )
     if cfg.dem_name:  # the DEM goes through the same warped stack as at inference
         import tempfile
 
@@ -97,7 +120,7 @@ def load_pair(scene: Path, cfg, keep_raw: bool = False) -> Pair:
             )
     else:
         x, x_valid = _read_valid(x_path, [1])
-    with rasterio.open(y_path) as src:
+    with reading(y_path), rasterio.open(y_path) as src:
         if (src.width, src.height) != (x.shape[2], x.shape[1]):
             raise InputError(
                 f"{y_path.name} ({src.width}x{src.height}) is not on the grid of {x_path.name} "
@@ -106,8 +129,17 @@ def load_pair(scene: Path, cfg, keep_raw: bool = False) -> Pair:
         bands = target_bands(src, list(cfg.target_wavelengths_nm))
     y, y_valid = _read_valid(y_path, bands)
     if cfg.mask_name:
-        with rasterio.open(scene / cfg.mask_name) as src:
-            y_valid &= src.read(1) > 0
+        mask_path = scene / cfg.mask_name
+        if not mask_path.is_file():
+            raise InputError(f"Mask {str(mask_path)!r} (mask_name) is missing from its scene.")
+        with reading(mask_path), rasterio.open(mask_path) as src:
+            mask = src.read(1) > 0
+        if mask.shape != y_valid.shape:
+            raise InputError(
+                f"Mask {str(mask_path)!r} is {mask.shape[1]}x{mask.shape[0]} px but its scene "
+                f"is {y_valid.shape[1]}x{y_valid.shape[0]}; make it on the CTX grid."
+            )
+        y_valid &= mask
     return make_pair(scene.name, x, x_valid, y, y_valid, cfg, keep_raw)
 
 

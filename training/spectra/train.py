@@ -19,11 +19,12 @@ import torch
 from tqdm import tqdm
 
 from marsspec.core.devices import resolve_device
-from marsspec.core.errors import InputError
+from marsspec.core.errors import InputError, MarsspecError
 from marsspec.core.metrics.spectral import cosine, pcc, rmse
 from marsspec.core.models.bins import BinSpec, reconstruct
 from marsspec.core.models.manifest import read_weights
 from marsspec.core.models.spectral_net import build_spectral_net
+from marsspec.training.checkpoints import RunFolder, first_line, load_checkpoint
 from marsspec.training.spectra.config import TrainConfig, load_config
 from marsspec.training.spectra.data import PatchSampler, expand_scenes, grid_patches, load_pair
 from marsspec.training.spectra.losses import BinLoss, masked_mse
@@ -80,23 +81,46 @@ def choose_precision(cfg: TrainConfig, model, device, sampler) -> str:
     return "bf16" if times["bf16"] < 0.8 * times["fp32"] else "fp32"
 
 
+INIT_WEIGHTS_HINT = (
+    "give exported weights (models/<id>.safetensors) or a runs/<id>/best.pt of "
+    "`marsspec train`, or remove init_weights to start from scratch"
+)
+
+
+def read_initial_weights(path: Path) -> dict:
+    """The weights ``init_weights`` names: an exported ``.safetensors`` file or a checkpoint."""
+    if path.suffix != ".safetensors":
+        state = load_checkpoint(path, what="init_weights", instead=INIT_WEIGHTS_HINT).get("model")
+        if not isinstance(state, dict):
+            raise InputError(
+                f"init_weights {str(path)!r} is not a marsspec checkpoint (no 'model' entry); "
+                f"{INIT_WEIGHTS_HINT}."
+            )
+        return state
+    if not path.is_file():
+        raise InputError(f"init_weights {str(path)!r} does not exist; {INIT_WEIGHTS_HINT}.")
+    try:
+        return read_weights(path)
+    except MarsspecError:
+        raise
+    except Exception as exc:  # a file boundary: safetensors raises its own error types
+        raise InputError(
+            f"init_weights {str(path)!r} is not a readable safetensors file "
+            f"({first_line(exc)}); {INIT_WEIGHTS_HINT}."
+        ) from exc
+
+
 def load_initial_weights(model: torch.nn.Module, path: Path) -> None:
     """Start from an exported ``.safetensors`` file or a ``marsspec train`` checkpoint."""
-    if not path.is_file():
-        raise InputError(f"init_weights {str(path)!r} does not exist.")
-    if path.suffix == ".safetensors":
-        state = read_weights(path)
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=False).get("model")
-        if state is None:
-            raise InputError(f"{path.name} is not a marsspec checkpoint (no 'model' entry).")
+    state = read_initial_weights(path)
     own = model.state_dict()
     try:
         model.load_state_dict({k: v.to(own[k].dtype) if k in own else v for k, v in state.items()})
-    except RuntimeError as exc:
+    except (RuntimeError, AttributeError) as exc:
         raise InputError(
-            f"init_weights {path.name} does not fit this config's architecture ({exc}); use "
-            "the weights of a model with the same arch, encoder, bands and bins."
+            f"init_weights {path.name} does not fit this config's architecture "
+            f"({first_line(exc)}); use the weights of a model with the same arch, encoder, "
+            "bands and bins."
         ) from exc
     log.info("initial weights from %s", path)
 
@@ -122,19 +146,43 @@ def select_trainable(model: torch.nn.Module, prefixes: list[str]) -> list[torch.
     return chosen
 
 
+def training_pairs(cfg: TrainConfig) -> tuple[list, list]:
+    """(training, validation) pairs of the config's scene folders; none is an error naming the
+    patterns and how to get data (before any run folder exists)."""
+    found = {}
+    for key in ("scenes", "val_scenes"):
+        patterns = getattr(cfg, key)
+        folders = expand_scenes(patterns)
+        if patterns and not folders:
+            raise InputError(
+                f"{key}: no folder matches {patterns}; each scene is a folder holding "
+                f"{cfg.input_name} and {cfg.target_name}. Simulate some with the config's "
+                "`simulate:` block (see training/configs/evc-regression.yaml) or "
+                "`marsspec simulate`, or fix the paths."
+            )
+        found[key] = [load_pair(p, cfg) for p in folders]
+    if not found["scenes"]:
+        raise InputError(
+            "scenes: the config lists no training scene folder; add `scenes: [folder/*]` "
+            "(folders holding ctx.tif and crism_target.tif) or a `simulate:` block."
+        )
+    return found["scenes"], found["val_scenes"]
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, pairs=None, val_pairs=None) -> None:
         self.cfg = cfg
-        self.out = Path(cfg.out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
+        # Checked now, created with the first checkpoint: a run that fails before then
+        # leaves no runs/ tree behind.
+        self.run = RunFolder(cfg.out_dir)
+        self.out = self.run.path
         torch.manual_seed(cfg.seed)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = resolve_device(cfg.device)
         if pairs is None:
             ensure_simulated(cfg)
-            pairs = [load_pair(p, cfg) for p in expand_scenes(cfg.scenes)]
-            val_pairs = [load_pair(p, cfg) for p in expand_scenes(cfg.val_scenes)]
+            pairs, val_pairs = training_pairs(cfg)
         self.pairs, self.val_pairs = pairs, val_pairs or []
         self.sampler = PatchSampler(self.pairs, cfg, cfg.seed)
         self.model = build_spectral_net(**cfg.architecture_kwargs()).to(self.device)
@@ -158,13 +206,20 @@ class Trainer:
         last = self.out / "last.pt"
         if not last.is_file():
             return
-        state = torch.load(last, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.step, self.elapsed = state["step"], state["elapsed"]
-        self.best, self.history = state["best"], state["history"]
-        self.sampler.rng.bit_generator.state = state["sampler_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        fresh = "delete it (and best.pt) to start afresh, or set out_dir to a new folder"
+        state = load_checkpoint(last, what="Resume checkpoint", instead=fresh)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["opt"])
+            self.step, self.elapsed = state["step"], state["elapsed"]
+            self.best, self.history = state["best"], state["history"]
+            self.sampler.rng.bit_generator.state = state["sampler_rng"]
+            torch.set_rng_state(state["torch_rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise InputError(
+                f"Resume checkpoint {str(last)!r} does not fit this config "
+                f"({type(exc).__name__}: {first_line(exc)}); {fresh}."
+            ) from exc
         log.info("resumed from %s at step %d", last, self.step)
 
     def _save(self, name: str) -> None:
@@ -179,9 +234,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "config": self.cfg.to_dict(),
         }
-        temp = self.out / f".{name}.tmp"
-        torch.save(state, temp)
-        temp.replace(self.out / name)
+        self.run.save(state, name)
 
     def predict_values(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(x)
@@ -222,6 +275,11 @@ class Trainer:
         self.model.train(not self.cfg.train_only)
 
     def train(self) -> dict:
+        """Train to the budget; a failure before the first checkpoint leaves no run folder."""
+        with self.run:
+            return self._train()
+
+    def _train(self) -> dict:
         cfg = self.cfg
         self._train_mode()
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.id, mininterval=5)
@@ -269,7 +327,7 @@ class Trainer:
             "best_val_pcc": self.best,
             "history": self.history,
         }
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        self.run.write_text("summary.json", json.dumps(summary, indent=2))
         return summary
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import rasterio
 import torch
 
-from marsspec.core.errors import InputError
+from marsspec.core.errors import InputError, MarsspecError, RasterIOError
 from marsspec.core.superres.normalise import robust_range
 from marsspec.training.superres.degrade import DEFAULT_BLUR_SIGMA, SCALE, degrade
 
@@ -36,11 +36,24 @@ def _normalise(image: np.ndarray) -> np.ndarray:
 
 
 def read_raster_band(path: str | Path, band: int = 1) -> np.ndarray:
-    """A float32 band with nodata as NaN (training images are small: whole reads are fine)."""
-    with rasterio.open(path) as src:
-        data = src.read(band).astype(np.float32)
-        if src.nodata is not None:
-            data[data == src.nodata] = np.nan
+    """A float32 band with nodata as NaN (training images are small: whole reads are fine).
+
+    A file GDAL cannot read is one line naming it (RasterioIOError is an OSError only)."""
+    if Path(path).is_dir():
+        raise InputError(f"HR image {str(path)!r} is a folder; give raster files (DIR/*.tif).")
+    try:
+        with rasterio.open(path) as src:
+            data = src.read(band).astype(np.float32)
+            if src.nodata is not None:
+                data[data == src.nodata] = np.nan
+    except MarsspecError:
+        raise
+    except (rasterio.errors.RasterioError, OSError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RasterIOError(
+            f"HR image {str(path)!r} cannot be read ({text}); replace it with a raster GDAL "
+            "can open or leave it out of the patterns."
+        ) from exc
     return data
 
 
@@ -57,8 +70,11 @@ def read_real_hirise(data_root: str | Path, rows: tuple[float, float]) -> np.nda
     return grey[start:stop]
 
 
-def load_images(patterns: list[str], real: dict | None = None) -> list[np.ndarray]:
-    """Normalised HR images from raster glob patterns (+ the real HiRISE part if configured)."""
+def load_images(
+    patterns: list[str], real: dict | None = None, key: str = "hr_patterns"
+) -> list[np.ndarray]:
+    """Normalised HR images from raster glob patterns (+ the real HiRISE part if configured);
+    none is an error naming the config ``key``, its patterns and how to get images."""
     images = []
     for pattern in patterns:
         for path in sorted(glob.glob(pattern)):
@@ -68,7 +84,11 @@ def load_images(patterns: list[str], real: dict | None = None) -> list[np.ndarra
         if grey is not None:
             images.append(_normalise(grey))
     if not images:
-        raise InputError(f"No HR training image matches {patterns}; simulate scenes first.")
+        raise InputError(
+            f"{key}: no HR image matches {patterns}; simulate scenes with the config's "
+            "`simulate: {dir, seeds}` block (see training/configs/marsgan-psnr.yaml) or "
+            "`marsspec simulate`, or fix the patterns."
+        )
     return images
 
 

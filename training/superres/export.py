@@ -13,15 +13,22 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 from pathlib import Path
 
 import torch
 
-from marsspec.core.errors import InputError
-from marsspec.core.io.atomic import atomic_output
-from marsspec.core.models.manifest import MODELS_DIR, sha256_file, upsert_manifest_entry
+from marsspec.core.errors import InputError, MarsspecError
+from marsspec.core.io.safety import OutputSet
+from marsspec.core.models.manifest import MANIFEST_PATH, MODELS_DIR, sha256_file
 from marsspec.core.models.marsgan import build_generator, count_parameters
 from marsspec.core.version import __version__
+from marsspec.training.checkpoints import (
+    RunFolder,
+    first_line,
+    load_checkpoint,
+    stage_manifest_entry,
+)
 
 TRAINING_DATA = (
     "SIMULATED HiRISE-like scenes from the marsspec simulator (training/simulator, 0.75 m/px, "
@@ -41,11 +48,21 @@ TITLES = {
 def checkpoint_generator(checkpoint: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict]:
     """(generator, checkpoint dict) of a training checkpoint; the EMA weights when it kept them
     (BasicSR's practice: the averaged weights generalise better than the last step's)."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    instead = "pass a runs/<id>/last.pt or best.pt written by `marsspec train` (task superres)"
+    state = load_checkpoint(checkpoint, what="--checkpoint", instead=instead)
     if state.get("task") != "superres":
-        raise InputError(f"{checkpoint} is not a super-resolution checkpoint.")
-    network = build_generator(**dict(state["generator_kwargs"]))
-    network.load_state_dict(state.get("generator_ema") or state["generator"])
+        raise InputError(
+            f"--checkpoint {str(checkpoint)!r} is not a super-resolution checkpoint; {instead} "
+            "(spectral checkpoints export with `marsspec export`)."
+        )
+    try:
+        network = build_generator(**dict(state["generator_kwargs"]))
+        network.load_state_dict(state.get("generator_ema") or state["generator"])
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise InputError(
+            f"--checkpoint {str(checkpoint)!r} is damaged or from another marsspec version "
+            f"({type(exc).__name__}: {first_line(exc)}); {instead}."
+        ) from exc
     return network, state
 
 
@@ -60,24 +77,53 @@ def export_generator(
     manifest_path: str | os.PathLike[str] | None = None,
     card_text: str | None = None,
 ) -> dict:
-    """Write ``<models_dir>/<id>.safetensors`` (fp16) and upsert the manifest entry."""
+    """Write ``<models_dir>/<id>.safetensors`` (fp16), upsert the manifest entry (and write the
+    card): all staged and published together, none of them the checkpoint itself."""
     from safetensors.torch import save_file
 
     if flavour not in TITLES:
         raise InputError(f"flavour {flavour!r} must be 'psnr' or 'gan'.")
     network, state = checkpoint_generator(checkpoint)
+    tensors = {k: v.detach().half().contiguous() for k, v in network.state_dict().items()}
+    models_dir = Path(models_dir)
+    weights = models_dir / f"{model_id}.safetensors"
+    manifest = Path(manifest_path) if manifest_path else MANIFEST_PATH
+    card = models_dir / f"{model_id}.md" if card_text is not None else None
+    folder = RunFolder(models_dir, key="models_dir")  # made if missing, removed on failure
+    with folder:
+        folder.ensure()
+        files = OutputSet(
+            {"weights": weights, "manifest": manifest, "card": card},
+            inputs=[checkpoint],
+            kinds={"weights": "weights", "manifest": "json", "card": "text"},
+        )
+        with files:
+            staged = files.temp("weights")
+            save_file(tensors, str(staged), metadata={"marsspec": f"{model_id} superres"})
+            entry = _entry(model_id, flavour, pair, network, state, staged, metrics)
+            stage_manifest_entry(entry, manifest, files.temp("manifest"))
+            if card is not None:
+                files.temp("card").write_text(card_text, encoding="utf-8")
+    weights.chmod(0o644)  # the plugin zip needs it readable
+    return entry
+
+
+def _entry(
+    model_id: str,
+    flavour: str,
+    pair: str,
+    network: torch.nn.Module,
+    state: dict,
+    weights: Path,
+    metrics: dict | None,
+) -> dict:
+    """The manifest entry of exported weights (``weights``: the file as written, not yet
+    renamed: the entry names the final file)."""
     kwargs = dict(state["generator_kwargs"])
     cfg = state.get("config", {})
     parent = state.get("fine_tuned_from") or {}  # recorded by training when it started
-    tensors = {k: v.detach().half().contiguous() for k, v in network.state_dict().items()}
-    models_dir = Path(models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    weights = models_dir / f"{model_id}.safetensors"
-    with atomic_output(weights) as temp:
-        save_file(tensors, str(temp), metadata={"marsspec": f"{model_id} superres"})
-    weights.chmod(0o644)  # the temp file was private; the plugin zip needs it readable
     steps, minutes = int(state.get("step", 0)), float(state.get("elapsed", 0.0)) / 60
-    entry = {
+    return {
         "id": model_id,
         "title": TITLES[flavour],
         "task": "superres",
@@ -98,7 +144,7 @@ def export_generator(
         ],
         "bins": None,
         "normalisation": {"method": "robust-affine", "low_percent": 0.5, "high_percent": 99.5},
-        "weights": weights.name,
+        "weights": f"{model_id}.safetensors",
         "sha256": sha256_file(weights),
         "size_bytes": weights.stat().st_size,
         "dtype": "float16",
@@ -119,10 +165,6 @@ def export_generator(
         "sr_pair": pair,
         "paper": "Tao et al. 2021, Remote Sensing 13, 1777 (MARSGAN)",
     }
-    upsert_manifest_entry(entry, manifest_path)
-    if card_text is not None:
-        (models_dir / f"{model_id}.md").write_text(card_text, encoding="utf-8")
-    return entry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,15 +175,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pair", default="marsgan")
     parser.add_argument("--metrics-json", help="JSON dict of metrics to record in the entry")
     args = parser.parse_args(argv)
-    metrics = json.loads(Path(args.metrics_json).read_text()) if args.metrics_json else None
-    entry = export_generator(
-        args.checkpoint, args.id, flavour=args.flavour, pair=args.pair, metrics=metrics
-    )
+    try:
+        entry = export_generator(
+            args.checkpoint,
+            args.id,
+            flavour=args.flavour,
+            pair=args.pair,
+            metrics=_read_metrics(args.metrics_json),
+        )
+    except MarsspecError as error:  # one line, as `marsspec` prints it
+        print(f"marsspec export: error: {error}", file=sys.stderr)
+        return 1
     print(
         f"exported {entry['id']}: {entry['weights']} {entry['size_bytes']} bytes, "
         f"{entry['parameters']} parameters, sha256 {entry['sha256'][:12]}"
     )
     return 0
+
+
+def _read_metrics(path: str | None) -> dict | None:
+    if not path:
+        return None
+    try:
+        metrics = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"--metrics-json {path!r} cannot be read as JSON ({first_line(exc)}); give the "
+            "file `marsspec eval sr --json` wrote."
+        ) from exc
+    if not isinstance(metrics, dict):
+        raise InputError(f"--metrics-json {path!r} must hold a JSON object of metrics.")
+    return metrics
 
 
 if __name__ == "__main__":

@@ -61,8 +61,14 @@ class VGGPerceptual(nn.Module):
                 "state-dict file (e.g. vgg19-dcbb9e9d.pth) or leave vgg19_weights empty."
             )
         net = vgg19()
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+        try:
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as exc:  # a file boundary: any failure means "not VGG19 weights"
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(
+                f"VGG19 weights {str(path)!r} cannot be used ({text}); give a torchvision "
+                "vgg19 state-dict file or leave vgg19_weights empty."
+            ) from exc
         self.features = net.features[: PHI_54 + 1].eval()
         for p in self.features.parameters():
             p.requires_grad_(False)

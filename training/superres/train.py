@@ -22,15 +22,18 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from marsspec.core.devices import resolve_device
-from marsspec.core.errors import InputError
+from marsspec.core.errors import InputError, MarsspecError
 from marsspec.core.metrics.image import psnr
 from marsspec.core.models.manifest import load_manifest, read_weights, sha256_file
 from marsspec.core.models.marsgan import build_generator, count_parameters
+from marsspec.training.checkpoints import RunFolder, first_line, load_checkpoint
+from marsspec.training.config_schema import check_fields, limits
 from marsspec.training.superres.data import CropSampler, load_images
 from marsspec.training.superres.degrade import bicubic_up
 from marsspec.training.superres.discriminator import VGGDiscriminator
@@ -49,49 +52,102 @@ DEFAULT_DATA_ROOT = str(Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 @dataclass
+class SimulateSpec:
+    """``simulate:``: HiRISE-like scenes generated (once) into ``dir``."""
+
+    dir: str | None = None
+    seeds: list[int] = field(default_factory=list)
+    val_seeds: list[int] = field(default_factory=list)
+    size: int = field(default=512, metadata=limits(low=16))
+
+    def __post_init__(self) -> None:
+        if (self.seeds or self.val_seeds) and not self.dir:
+            raise InputError("simulate.seeds needs simulate.dir: where to put the scenes.")
+
+
+@dataclass
+class RealHiriseSpec:
+    """``real_hirise:``: rows (fractions) of the real HiRISE browse strip to train/validate on."""
+
+    data_root: str | None = None
+    rows: list[float] = field(default_factory=lambda: [0.0, 0.8], metadata=limits(low=0, high=1))
+    val_rows: list[float] | None = field(default=None, metadata=limits(low=0, high=1))
+
+    def __post_init__(self) -> None:
+        for key in ("rows", "val_rows"):
+            rows = getattr(self, key)
+            if rows is not None and (len(rows) != 2 or rows[0] >= rows[1]):
+                raise InputError(
+                    f"real_hirise.{key} {rows} must be [start, stop] fractions of the strip's "
+                    "rows, start < stop, e.g. [0.0, 0.8]."
+                )
+
+
+@dataclass
+class GeneratorSpec:
+    """``generator:``: MARSGAN generator options (core/models/marsgan.py)."""
+
+    in_channels: int = field(default=1, metadata=limits(low=1))
+    out_channels: int = field(default=1, metadata=limits(low=1))
+    nf: int = field(default=64, metadata=limits(low=1))
+    gc: int = field(default=32, metadata=limits(low=1))
+    n_blocks: int = field(default=23, metadata=limits(low=1))
+    recon_features: int = field(default=16, metadata=limits(low=1))
+    bicubic_skip: bool = False
+
+
+@dataclass
 class SuperresTrainConfig:
+    """A MARSGAN run; the field types and their ``limits`` are the schema every config is
+    checked against (training/config_schema.py)."""
+
     id: str = "marsgan-psnr"
-    task: str = "superres"
-    stage: str = "psnr"  # psnr | gan
+    task: str = field(default="superres", metadata=limits(choices=("superres",)))
+    stage: str = field(default="psnr", metadata=limits(choices=("psnr", "gan")))
     out_dir: str = "runs/marsgan-psnr"
-    simulate: dict = field(default_factory=dict)  # {dir, seeds, val_seeds, size}
-    hr_patterns: list = field(default_factory=list)
-    val_patterns: list = field(default_factory=list)
-    real_hirise: dict | None = None  # {data_root, rows: [0.0, 0.8], val_rows: [0.85, 1.0]}
-    generator: dict = field(default_factory=lambda: {"nf": 64, "gc": 32, "n_blocks": 23})
+    # {dir, seeds, val_seeds, size}
+    simulate: dict[str, Any] = field(default_factory=dict, metadata=limits(schema=SimulateSpec))
+    hr_patterns: list[str] = field(default_factory=list)
+    val_patterns: list[str] = field(default_factory=list)
+    # {data_root, rows: [0.0, 0.8], val_rows: [0.85, 1.0]}
+    real_hirise: dict[str, Any] | None = field(default=None, metadata=limits(schema=RealHiriseSpec))
+    generator: dict[str, Any] = field(
+        default_factory=lambda: {"nf": 64, "gc": 32, "n_blocks": 23},
+        metadata=limits(schema=GeneratorSpec),
+    )
     init_from: str | None = None  # a checkpoint (GAN stage: the PSNR one) or .safetensors
-    hr_crop: int = 128
-    batch_size: int = 16
-    lr: float = 1e-4
-    milestones: list = field(default_factory=lambda: [0.1, 0.2, 0.6, 0.85])
-    max_steps: int = 600000
-    max_minutes: float | None = None
-    edge_fraction: float = 0.15
-    edge_spread: list = field(default_factory=lambda: [0.3, 0.8])  # HR px, of those edges
-    blur_sigma: float = 1.2
-    lambda_adv: float = 5e-3
-    gamma: float = 0.5
+    hr_crop: int = field(default=128, metadata=limits(low=4, high=2048))
+    batch_size: int = field(default=16, metadata=limits(low=1))
+    lr: float = field(default=1e-4, metadata=limits(low=0.0))
+    milestones: list[float] = field(
+        default_factory=lambda: [0.1, 0.2, 0.6, 0.85], metadata=limits(low=0.0, high=1.0)
+    )
+    max_steps: int = field(default=600000, metadata=limits(low=1))
+    max_minutes: float | None = field(default=None, metadata=limits(low=0.0))
+    edge_fraction: float = field(default=0.15, metadata=limits(low=0.0, high=1.0))
+    edge_spread: list[float] = field(default_factory=lambda: [0.3, 0.8])  # HR px, of those edges
+    blur_sigma: float = field(default=1.2, metadata=limits(low=0.0))
+    lambda_adv: float = field(default=5e-3, metadata=limits(low=0.0))
+    gamma: float = field(default=0.5, metadata=limits(low=0.0, high=1.0))
     eta: float = 0.5
-    content_loss: str = "mse"  # Eq. 12's; "l1" anchors the GAN stage when VGG19 is missing
+    # Eq. 12's; "l1" anchors the GAN stage when VGG19 is missing
+    content_loss: str = field(default="mse", metadata=limits(choices=tuple(CONTENT_LOSSES)))
     gradient_weight: float = 0.0  # + weight * L1 of image gradients (sharper edges; not paper 002)
     vgg19_weights: str | None = None
-    disc_nf: int = 64
+    disc_nf: int = field(default=64, metadata=limits(low=1))
     noise: bool = True
-    val_crops: int = 32
-    val_every: int = 100
-    log_every: int = 20
+    val_crops: int = field(default=32, metadata=limits(low=1))
+    val_every: int = field(default=100, metadata=limits(low=1))
+    log_every: int = field(default=20, metadata=limits(low=1))
     ema_decay: float | None = None  # e.g. 0.999 (BasicSR): also keep an average of the weights
     seed: int = 0
     device: str = "auto"
-    threads: int | None = None
+    threads: int | None = field(default=None, metadata=limits(low=1))
 
     @classmethod
     def from_dict(cls, data: dict) -> SuperresTrainConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"Unknown superres config key(s) {sorted(unknown)}.")
-        cfg = cls(**data)
+        """A config checked against the schema (keys, types, ranges), then the relations."""
+        cfg = cls(**check_fields(cls, data, kind="superres config key"))
         if cfg.stage not in ("psnr", "gan"):
             raise InputError(f"stage {cfg.stage!r} must be 'psnr' or 'gan'.")
         if cfg.content_loss not in CONTENT_LOSSES:
@@ -121,13 +177,22 @@ def _initial_weights(source: str, generator: torch.nn.Module) -> dict:
     one) or exported ``.safetensors`` weights (fp16 restored to float32), so that a bundled
     model can be fine-tuned without the run that made it."""
     path = Path(source)
-    if not path.is_file():
-        raise InputError(f"init_from {source!r} does not exist; give a checkpoint or weights file.")
+    hint = "give a runs/<id>/last.pt of this trainer or exported .safetensors weights"
+    if not path.is_file() and path.suffix == ".safetensors":
+        raise InputError(f"init_from {source!r} does not exist; {hint}.")
     if path.suffix == ".safetensors":
-        state = read_weights(path)
+        try:
+            state = read_weights(path)
+        except MarsspecError:
+            raise
+        except Exception as exc:  # a file boundary: safetensors raises its own error types
+            raise InputError(
+                f"init_from {source!r} is not a readable safetensors file ({first_line(exc)}); "
+                f"{hint}."
+            ) from exc
     else:
-        init = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(init, dict) or init.get("task") != "superres":
+        init = load_checkpoint(path, what="init_from", instead=hint)
+        if init.get("task") != "superres":
             raise InputError(
                 f"init_from {source!r} is not a super-resolution checkpoint; give a "
                 "runs/<id>/last.pt of this trainer or exported .safetensors weights."
@@ -224,7 +289,7 @@ def _val_set(cfg: SuperresTrainConfig) -> tuple[torch.Tensor, torch.Tensor] | No
         real = {**cfg.real_hirise, "rows": cfg.real_hirise["val_rows"]}
     if not cfg.val_patterns and real is None:
         return None
-    images = load_images(list(cfg.val_patterns), real)
+    images = load_images(list(cfg.val_patterns), real, key="val_patterns")
     sampler = CropSampler(images, cfg.hr_crop, seed=12345, edge_fraction=0.0)
     return sampler.batch(cfg.val_crops)
 
@@ -247,8 +312,10 @@ def main(config: dict) -> int:
         torch.set_num_threads(int(cfg.threads))
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    # Checked now, created with the first checkpoint: a run that fails before then (no
+    # images, a bad init_from) leaves no runs/ tree behind.
+    run = RunFolder(cfg.out_dir)
+    out = run.path
     ensure_simulated(cfg.simulate)
     real = None
     if cfg.real_hirise:
@@ -281,14 +348,21 @@ def main(config: dict) -> int:
     ema_state, parent = None, {}
     last = out / "last.pt"
     if last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        generator.load_state_dict(state["generator"])
-        g_opt.load_state_dict(state["g_opt"])
-        if disc is not None and state.get("disc"):
-            disc.load_state_dict(state["disc"])
-            d_opt.load_state_dict(state["d_opt"])
-        sampler.set_state(state["sampler"])
-        step, elapsed, best = state["step"], state["elapsed"], state.get("best", -math.inf)
+        fresh = "delete it (and best.pt) to start afresh, or set out_dir to a new folder"
+        state = load_checkpoint(last, what="Resume checkpoint", instead=fresh)
+        try:
+            generator.load_state_dict(state["generator"])
+            g_opt.load_state_dict(state["g_opt"])
+            if disc is not None and state.get("disc"):
+                disc.load_state_dict(state["disc"])
+                d_opt.load_state_dict(state["d_opt"])
+            sampler.set_state(state["sampler"])
+            step, elapsed, best = state["step"], state["elapsed"], state.get("best", -math.inf)
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise InputError(
+                f"Resume checkpoint {str(last)!r} does not fit this config "
+                f"({type(exc).__name__}: {first_line(exc)}); {fresh}."
+            ) from exc
         log.info("resumed %s at step %d (%.1f min)", last, step, elapsed / 60)
         if cfg.ema_decay and state.get("generator_ema"):
             ema_state = state["generator_ema"]
@@ -303,7 +377,7 @@ def main(config: dict) -> int:
         best = -math.inf  # best.pt so far holds raw weights; compare averages from now on
 
     def save(path: Path) -> None:
-        torch.save(
+        run.save(
             {
                 "generator": generator.state_dict(),
                 "generator_ema": ema.state if ema is not None else None,
@@ -319,79 +393,79 @@ def main(config: dict) -> int:
                 "task": "superres",
                 "fine_tuned_from": parent,
             },
-            path.with_suffix(".tmp"),
+            path.name,
         )
-        path.with_suffix(".tmp").replace(path)
 
     def validated() -> torch.nn.Module:
         return generator if ema is None else ema.averaged_copy(generator)
 
-    budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
-    started = time.perf_counter() - elapsed
-    running = []
-    while step < cfg.max_steps and elapsed < budget:
-        progress = max(step / cfg.max_steps, elapsed / budget)
-        factor = lr_factor(cfg.milestones, progress)
-        for opt in (g_opt, d_opt):
-            if opt is not None:
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr * factor
-        lr, hr = (t.to(device) for t in sampler.batch(cfg.batch_size))
-        sr = generator(lr)
-        if cfg.stage == "psnr":
-            g_loss = l1_loss(sr, hr)
-        else:
-            for p in disc.parameters():
-                p.requires_grad_(False)
-            real_score = disc(hr).detach()
-            fake_score = disc(sr)
-            content = CONTENT_LOSSES[cfg.content_loss](sr, hr)
-            g_loss = cfg.eta * content + cfg.lambda_adv * ragan_generator_loss(
-                real_score, fake_score
-            )
-            if perceptual is not None:
-                g_loss = g_loss + perceptual(sr, hr)
-        if cfg.gradient_weight:
-            g_loss = g_loss + cfg.gradient_weight * gradient_loss(sr, hr)
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
-        if ema is not None:
-            ema.update(generator)
-        if cfg.stage == "gan":
-            for p in disc.parameters():
-                p.requires_grad_(True)
-            d_loss = ragan_discriminator_loss(disc(hr), disc(sr.detach()))
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-        running.append(float(g_loss.detach()))
-        step += 1
-        elapsed = time.perf_counter() - started
-        if step % cfg.log_every == 0:
-            log.info(
-                "step %d  loss %.5f  lr %.2e  %.1f min",
-                step,
-                float(np.mean(running)),
-                cfg.lr * factor,
-                elapsed / 60,
-            )
-            running.clear()
-        if val is not None and step % cfg.val_every == 0:
+    with run:  # a failure before the first checkpoint removes the folders it made
+        budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        started = time.perf_counter() - elapsed
+        running = []
+        while step < cfg.max_steps and elapsed < budget:
+            progress = max(step / cfg.max_steps, elapsed / budget)
+            factor = lr_factor(cfg.milestones, progress)
+            for opt in (g_opt, d_opt):
+                if opt is not None:
+                    for group in opt.param_groups:
+                        group["lr"] = cfg.lr * factor
+            lr, hr = (t.to(device) for t in sampler.batch(cfg.batch_size))
+            sr = generator(lr)
+            if cfg.stage == "psnr":
+                g_loss = l1_loss(sr, hr)
+            else:
+                for p in disc.parameters():
+                    p.requires_grad_(False)
+                real_score = disc(hr).detach()
+                fake_score = disc(sr)
+                content = CONTENT_LOSSES[cfg.content_loss](sr, hr)
+                g_loss = cfg.eta * content + cfg.lambda_adv * ragan_generator_loss(
+                    real_score, fake_score
+                )
+                if perceptual is not None:
+                    g_loss = g_loss + perceptual(sr, hr)
+            if cfg.gradient_weight:
+                g_loss = g_loss + cfg.gradient_weight * gradient_loss(sr, hr)
+            g_opt.zero_grad(set_to_none=True)
+            g_loss.backward()
+            g_opt.step()
+            if ema is not None:
+                ema.update(generator)
+            if cfg.stage == "gan":
+                for p in disc.parameters():
+                    p.requires_grad_(True)
+                d_loss = ragan_discriminator_loss(disc(hr), disc(sr.detach()))
+                d_opt.zero_grad(set_to_none=True)
+                d_loss.backward()
+                d_opt.step()
+            running.append(float(g_loss.detach()))
+            step += 1
+            elapsed = time.perf_counter() - started
+            if step % cfg.log_every == 0:
+                log.info(
+                    "step %d  loss %.5f  lr %.2e  %.1f min",
+                    step,
+                    float(np.mean(running)),
+                    cfg.lr * factor,
+                    elapsed / 60,
+                )
+                running.clear()
+            if val is not None and step % cfg.val_every == 0:
+                sr_psnr, bic_psnr = evaluate(validated(), val, device)
+                log.info("val step %d  psnr %.3f dB  bicubic %.3f dB", step, sr_psnr, bic_psnr)
+                if cfg.stage == "gan" or sr_psnr > best:
+                    best = sr_psnr if cfg.stage == "psnr" else best
+                    save(out / "best.pt")
+                save(last)
+        if val is not None:
             sr_psnr, bic_psnr = evaluate(validated(), val, device)
-            log.info("val step %d  psnr %.3f dB  bicubic %.3f dB", step, sr_psnr, bic_psnr)
+            log.info("final psnr %.3f dB  bicubic %.3f dB", sr_psnr, bic_psnr)
             if cfg.stage == "gan" or sr_psnr > best:
                 best = sr_psnr if cfg.stage == "psnr" else best
                 save(out / "best.pt")
-            save(last)
-    if val is not None:
-        sr_psnr, bic_psnr = evaluate(validated(), val, device)
-        log.info("final psnr %.3f dB  bicubic %.3f dB", sr_psnr, bic_psnr)
-        if cfg.stage == "gan" or sr_psnr > best:
-            best = sr_psnr if cfg.stage == "psnr" else best
+        else:
             save(out / "best.pt")
-    else:
-        save(out / "best.pt")
-    save(last)
+        save(last)
     log.info("done: %d steps in %.1f min -> %s", step, elapsed / 60, out)
     return 0
