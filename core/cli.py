@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
+import signal
 import sys
+import tempfile
+import threading
+import traceback
 from collections.abc import Sequence
 
-from marsspec.core.errors import MarsspecError
+from marsspec.core.errors import user_message
 from marsspec.core.version import __version__
 
 # name -> (module, one-line help). Keep in the order a user meets them.
@@ -44,12 +49,30 @@ def _prepare_environment() -> None:
         os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (the usage itself is under --help)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so every output set removes its temporary files."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="marsspec",
         description="Deep-learning tools for Mars orbital imagery (CTX, CRISM, CaSSIS, HiRISE).",
     )
     parser.add_argument("--version", action="version", version=f"marsspec {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the Python traceback of a failure"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, summary) in COMMANDS.items():
         sub.add_parser(name, help=summary, add_help=False)
@@ -59,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     _prepare_environment()
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     if not argv or argv[0] not in COMMANDS:
         parser.parse_args(argv)  # handles --help/--version and unknown commands
@@ -66,14 +91,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     name, rest = argv[0], argv[1:]
     module = importlib.import_module(COMMANDS[name][0])
-    command_parser = argparse.ArgumentParser(prog=f"marsspec {name}", description=COMMANDS[name][1])
+    command_parser = _Parser(prog=f"marsspec {name}", description=COMMANDS[name][1])
     module.add_arguments(command_parser)
     args = command_parser.parse_args(rest)
+    _quiet_library_logs(debug)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(module.run(args) or 0)
-    except MarsspecError as error:
-        print(f"marsspec {name}: error: {error}", file=sys.stderr)
-        return 1
+    except Terminated:
+        print(f"marsspec {name}: terminated; no output was left behind", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"marsspec {name}: interrupted; no output was left behind", file=sys.stderr)
         return 130
+    except BaseException as error:  # the one place every failure ends up
+        if isinstance(error, SystemExit):
+            raise
+        return _report(name, error, debug)
+
+
+def _quiet_library_logs(debug: bool) -> None:
+    """The commands print what users need (warnings through the jobs' callables); without
+    a handler, Python's last-resort one would print every logged warning a second time."""
+    library = logging.getLogger("marsspec")
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    elif not library.handlers:
+        library.addHandler(logging.NullHandler())  # counts as a handler: no last resort
+
+
+def _report(name: str, error: BaseException, debug: bool) -> int:
+    """One line on stderr for any failure; the traceback only with --debug (and in a log)."""
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+    line = user_message(error, _log_traceback(error))
+    print(f"marsspec {name}: error: {line}", file=sys.stderr)
+    return 1
+
+
+def _log_traceback(error: BaseException) -> str | None:
+    """Keep the traceback in a log file the message names; never fails the report."""
+    try:
+        path = os.path.join(tempfile.gettempdir(), "marsspec-last-error.log")
+        with open(path, "w", encoding="utf-8") as handle:
+            traceback.print_exception(error, file=handle)
+        return path
+    except OSError:
+        return None

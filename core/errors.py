@@ -34,3 +34,27 @@ class MissingDependencyError(MarsspecError, ImportError):
 
 class CancelledError(MarsspecError):
     """The user cancelled; nothing was written at the output path."""
+
+
+def user_message(
+    error: BaseException, log_path: str | None = None, hint: str = "rerun with --debug"
+) -> str:
+    """The one line a user reads for any failure (both adapters print exactly this).
+
+    marsspec's own errors already name the problem and the fix; the builtins that can reach
+    an adapter from a file or memory boundary get one; anything else is named as a bug, with
+    the log file holding its traceback.
+    """
+    if isinstance(error, MarsspecError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return (
+            "out of memory; use a smaller batch size or patch size, or a machine with more memory"
+        )
+    if isinstance(error, OSError):
+        where = f" {error.filename!r}" if getattr(error, "filename", None) else ""
+        reason = error.strerror or str(error)
+        return f"{reason}{where}; check the path, its permissions and the free disk space"
+    text = f"{type(error).__name__}: {error}".splitlines()[0]
+    log = f"; the traceback is in {log_path}" if log_path else ""
+    return f"unexpected failure ({text}){log}. Please report it ({hint})."

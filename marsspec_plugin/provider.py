@@ -40,6 +40,20 @@ class MarsspecProvider(QgsProcessingProvider):
     def versionInfo(self) -> str:  # noqa: N802 - QGIS API name
         return __version__
 
+    # marsspec writes GeoTIFF rasters and GeoPackage tie points (core.io.safety refuses other
+    # extensions); offering only these keeps the dialogs from suggesting a format it refuses.
+    def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 - QGIS API name
+        return ["tif", "tiff"]
+
+    def defaultRasterFileExtension(self) -> str:  # noqa: N802 - QGIS API name
+        return "tif"
+
+    def supportedOutputVectorLayerExtensions(self) -> list[str]:  # noqa: N802 - QGIS API name
+        return ["gpkg"]
+
+    def defaultVectorFileExtension(self, has_geometry: bool = True) -> str:  # noqa: N802
+        return "gpkg"
+
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API name
         for algorithm_class in ALGORITHM_CLASSES:
             self.addAlgorithm(algorithm_class())

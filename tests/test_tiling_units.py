@@ -12,7 +12,7 @@ import torch
 
 from marsspec.core.devices import check_precision, resolve_device
 from marsspec.core.errors import CancelledError, InputError
-from marsspec.core.io.atomic import atomic_output
+from marsspec.core.io.safety import atomic_output
 from marsspec.core.provenance import input_fingerprint, provenance_tags, sha256_file
 from marsspec.core.tiling import PAPER_SIGMA, TilePlan, axis_origins, reflect_indices
 from marsspec.core.tiling.blend import RowAccumulator

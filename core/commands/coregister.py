@@ -59,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"matching grid oversampling of CRISM pixels ({d.oversample})",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument(
+        "--allow-non-mars",
+        action="store_true",
+        help="run on an input whose CRS is on another body (refused by default)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         global_only=args.global_only,
         cpus=args.cpus,
         oversample=args.oversample,
+        allow_non_mars=args.allow_non_mars,
     )
 
     def log(text: str) -> None:

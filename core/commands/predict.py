@@ -29,6 +29,11 @@ def add_common(parser: argparse.ArgumentParser, default_model: str) -> None:
         help="DEM of the scene, for models with a DEM channel (any Mars grid)",
     )
     parser.add_argument("--manifest", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--allow-non-mars",
+        action="store_true",
+        help="run on an input whose CRS is on another body (refused by default)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +90,7 @@ def common_request_kwargs(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "manifest": args.manifest,
         "dem": args.dem,
+        "allow_non_mars": args.allow_non_mars,
     }
 
 

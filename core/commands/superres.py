@@ -51,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--noise", action="store_true", help="keep the generator noise inputs on")
     parser.add_argument("--manifest", help="a models/manifest.json other than the bundled one")
+    parser.add_argument(
+        "--allow-non-mars",
+        action="store_true",
+        help="run on an input whose CRS is on another body (refused by default)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         noise=args.noise,
         manifest_path=args.manifest,
+        allow_non_mars=args.allow_non_mars,
     )
     result = superresolve(args.input, args.output, config, log_message=print)
     print(

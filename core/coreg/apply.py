@@ -17,6 +17,7 @@ from marsspec.core.coreg.field import CorrectionField
 from marsspec.core.errors import CancelledError, InputError
 from marsspec.core.io.mars_crs import crs_equivalent
 from marsspec.core.io.product import Product
+from marsspec.core.io.safety import create_raster
 
 OUT_NODATA = 65535.0  # CRISM's null value, kept so CRISM-aware readers treat it as null
 
@@ -92,7 +93,6 @@ def write_corrected_target(
     cancel: Callable[[], bool],
 ) -> float:
     """Write all target bands on the reference window; returns the valid fraction."""
-    import rasterio
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
     from scipy.ndimage import map_coordinates
@@ -104,7 +104,7 @@ def write_corrected_target(
         width, height, target.count, "float32", reference.crs, out_transform, OUT_NODATA
     )
     valid_pixels = 0
-    with target.open() as source, rasterio.open(path, "w", **profile) as dst:
+    with target.open() as source, create_raster(path, **profile) as dst:
         cols = np.arange(width) + 0.5
         for row0 in range(0, height, block_rows):
             if cancel():
@@ -144,12 +144,14 @@ def write_corrected_target(
 
 
 def _resample_band(source, target: Product, band, src_window, coords, map_coordinates):
+    from marsspec.core.io.special_values import valid_float_mask
+
     raw = source.read(band, window=src_window)
     valid = np.ones(raw.shape, bool)
     if target.nodata is not None:
         valid &= ~np.isclose(raw, target.nodata) if raw.dtype.kind == "f" else raw != target.nodata
     data = raw.astype(np.float32)
-    valid &= np.isfinite(data)
+    valid &= valid_float_mask(raw)  # NaN, inf and ISIS special values are nodata
     data = data * np.float32(target.scales[band - 1]) + np.float32(target.offsets[band - 1])
     data[~valid] = 0.0
     value = map_coordinates(data, coords, order=1, mode="constant", cval=0.0)
@@ -167,7 +169,6 @@ def write_reference_cutout(
     cancel: Callable[[], bool],
 ) -> None:
     """The reference's pixels in ``window``, all bands, values and nodata unchanged."""
-    import rasterio
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
@@ -181,7 +182,7 @@ def write_reference_cutout(
         window_transform(window, reference.transform),
         reference.nodata,
     )
-    with reference.open() as source, rasterio.open(path, "w", **profile) as dst:
+    with reference.open() as source, create_raster(path, **profile) as dst:
         for row0 in range(0, height, block_rows):
             if cancel():
                 raise CancelledError("Co-registration cancelled; no output was written.")

@@ -30,6 +30,7 @@ class CoregConfig:
     # whitens spectra, so a few spikes can drown the image's own signal)
     smoothing: float = 1.0  # thin-plate spline smoothing of the local shift field
     block_rows: int = 256  # rows per output window when resampling
+    allow_non_mars: bool = False  # co-register products whose CRS is on another body
 
     def validate(self) -> None:
         checks = (

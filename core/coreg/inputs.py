@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marsspec.core.errors import InputError
-from marsspec.core.io.mars_crs import crs_info
+from marsspec.core.io.mars_crs import check_mars_body, crs_info
 from marsspec.core.io.product import Product, open_product
 
 
@@ -31,7 +31,7 @@ class Overlap:
         return self.top - self.bottom
 
 
-def open_pair(reference_path, target_path) -> tuple[Product, Product]:
+def open_pair(reference_path, target_path, allow_non_mars: bool = False) -> tuple[Product, Product]:
     reference = open_product(reference_path)
     target = open_product(target_path)
     for role, product in (("reference (CTX)", reference), ("target (CRISM)", target)):
@@ -54,6 +54,8 @@ def open_pair(reference_path, target_path) -> tuple[Product, Product]:
             "product labelled with an Earth CRS (e.g. EPSG:4326) must be re-labelled with its "
             "Mars CRS (e.g. IAU_2015:49900) first."
         )
+    for role, product in (("The reference (CTX)", reference), ("The target (CRISM)", target)):
+        check_mars_body(product.crs, f"{role} '{product.path.name}'", allow_non_mars=allow_non_mars)
     return reference, target
 
 

@@ -8,7 +8,6 @@ Outputs appear only when everything succeeded (temporary names, renamed at the e
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +29,7 @@ from marsspec.core.coreg.match import GlobalShift, TiePoints, global_shift, loca
 from marsspec.core.coreg.quality import corrected_on_grid, ssim
 from marsspec.core.coreg.tiepoints import write_tie_points
 from marsspec.core.errors import CancelledError, InputError
-from marsspec.core.io.atomic import atomic_output
+from marsspec.core.io.safety import OutputSet, same_file
 from marsspec.core.provenance import provenance_tags
 
 
@@ -114,14 +113,19 @@ def coregister(
             raise CancelledError("Co-registration cancelled; no output was written.")
         progress(fraction)
 
-    outputs = [Path(output_target), Path(output_reference)]
-    if output_points is not None:
-        outputs.append(Path(output_points))
-    if len({p.resolve() for p in outputs}) != len(outputs):
-        raise InputError("The output files must have different names.")
+    if Path(reference_path).exists() and same_file(reference_path, target_path):
+        raise InputError(
+            f"The CTX reference and the CRISM target are the same file "
+            f"({Path(target_path).name}); give the CRISM product as the target."
+        )
+    outputs = OutputSet(
+        {"OUTPUT": output_target, "OUTPUT_CTX": output_reference, "TIE_POINTS": output_points},
+        inputs=[reference_path, target_path],
+        kinds={"OUTPUT": "raster", "OUTPUT_CTX": "raster", "TIE_POINTS": "vector"},
+    )
 
     stage(0.0)
-    reference, target = open_pair(reference_path, target_path)
+    reference, target = open_pair(reference_path, target_path, config.allow_non_mars)
     overlap = overlap_in_reference_crs(reference, target)
     bands = choose_bands(reference, target, config.crism_band, config.reference_band)
     say(
@@ -208,10 +212,14 @@ def coregister(
         },
     )
     names = _band_names(target)
-    with contextlib.ExitStack() as stack:
-        temp_target = stack.enter_context(atomic_output(output_target))
-        temp_reference = stack.enter_context(atomic_output(output_reference))
-        temp_points = stack.enter_context(atomic_output(output_points)) if output_points else None
+    pixels = int(window.width) * int(window.height)
+    itemsize = np.dtype(reference.dtype).itemsize
+    size = pixels * (4 * target.count + itemsize * reference.count)  # both rasters, uncompressed
+    outputs.require_space(size, "the co-registered rasters", at_least=size // 20)
+    with outputs:  # all three published together, or none
+        temp_target = outputs.temp("OUTPUT")
+        temp_reference = outputs.temp("OUTPUT_CTX")
+        temp_points = outputs.temp("TIE_POINTS") if "TIE_POINTS" in outputs else None
         result.valid_fraction = apply_mod.write_corrected_target(
             temp_target,
             reference,

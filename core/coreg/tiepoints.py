@@ -13,6 +13,7 @@ import numpy as np
 
 from marsspec.core.coreg.match import TiePoints
 from marsspec.core.errors import RasterIOError
+from marsspec.core.io.safety import require_staged
 
 LAYER = "tie_points"
 # (field, OGR type name, TiePoints attribute or None for derived)
@@ -41,6 +42,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
 def write_tie_points(path: Path, points: TiePoints, used: np.ndarray, crs_wkt: str) -> None:
     from osgeo import ogr, osr
 
+    require_staged(path)  # written only as a temporary file of the job's OutputSet
     ogr.UseExceptions()
     driver = ogr.GetDriverByName("GPKG")
     try:

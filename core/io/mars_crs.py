@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from marsspec.core.errors import InputError
+
 # Semi-major axes in metres of bodies marsspec may meet, with a tolerance wide enough for the
 # different Mars radii used by missions (polar 3,376.2 km to 3,397.2 km) but not Earth's or Moon's.
 _BODY_RADII_M: tuple[tuple[str, float, float], ...] = (
@@ -196,4 +198,22 @@ def crs_from_envi_map_info(
     raise InputError(
         f"Cannot tell the CRS from ENVI map info '{text[:60]}...'; add 'projection info' or "
         "'coordinate system string' to the header."
+    )
+
+
+def check_mars_body(crs, name: str, *, allow_non_mars: bool = False) -> str | None:
+    """Refuse a raster whose CRS is on another body (Earth, Moon): marsspec's models and
+    Mars radii would silently give wrong scales and places. With ``allow_non_mars`` the run
+    goes on and the returned warning says so; a raster with no CRS or an unknown body passes
+    (the callers say what that means for them)."""
+    info = crs_info(crs)
+    if info.body in ("Mars", "none", "unknown"):
+        return None
+    what = f"{name} has an {info.body} CRS ({info.name or 'unnamed'})"
+    if allow_non_mars:
+        return f"{what}; running anyway as asked (--allow-non-mars), distances are {info.body}'s."
+    raise InputError(
+        f"{what}, not a Mars one. If it is a Mars image with a wrong label, assign its Mars CRS "
+        f"first (e.g. gdal_edit.py -a_srs '{MARS_EQC_PROJ}' FILE, or QGIS's Assign Projection); "
+        "to run on it anyway, pass --allow-non-mars (ALLOW_NON_MARS in QGIS)."
     )

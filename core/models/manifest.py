@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from marsspec.core.errors import InputError, ModelNotFoundError, RasterIOError
-from marsspec.core.io.atomic import atomic_output
+from marsspec.core.io.safety import atomic_output
 from marsspec.core.provenance import sha256_file
 
 SCHEMA_VERSION = 1
@@ -198,6 +198,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
     """The manifest at ``path`` (default: the plugin's ``models/manifest.json``)."""
     manifest_path = Path(path) if path else MANIFEST_PATH
+    if path and not manifest_path.is_file():
+        raise InputError(
+            f"The model manifest {str(manifest_path)!r} does not exist; give the manifest.json "
+            "that export wrote, or leave --manifest out to use the bundled models."
+        )
     data = _read_json(manifest_path)
     entries = tuple(ModelEntry.from_dict(m, manifest_path.parent) for m in data["models"])
     return Manifest(entries, manifest_path)

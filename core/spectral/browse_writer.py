@@ -8,7 +8,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from marsspec.core.io.atomic import atomic_output
+from marsspec.core.io.safety import create_raster
 from marsspec.core.models.browse import NODATA, stretch_bounds, stretch_to_uint8
 
 ROWS = 256
@@ -39,7 +39,10 @@ def band_moments(path: Path, bands=(1, 2, 3)) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_browse(source: Path, target: Path, tags: dict[str, str], descriptions) -> Path:
-    """3-sigma stretched uint8 RGB (0 = nodata) of the first three bands of ``source``."""
+    """3-sigma stretched uint8 RGB (0 = nodata) of the first three bands of ``source``.
+
+    ``target`` is a staged temporary file of the job's output set (published with the rest).
+    """
     mean, std = band_moments(source)
     low, high = stretch_bounds(mean, std)
     with rasterio.open(source) as src:
@@ -58,7 +61,7 @@ def write_browse(source: Path, target: Path, tags: dict[str, str], descriptions)
             "compress": "deflate",
             "photometric": "RGB",
         }
-        with atomic_output(target) as temp, rasterio.open(temp, "w", **profile) as dst:
+        with create_raster(target, **profile) as dst:
             for window in _windows(src):
                 data = src.read([1, 2, 3], window=window, out_dtype="float64", masked=True)
                 dst.write(stretch_to_uint8(data.filled(np.nan), low, high), window=window)

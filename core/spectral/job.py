@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from marsspec.core.errors import InputError
+from marsspec.core.errors import CancelledError, InputError
+from marsspec.core.io.mars_crs import check_mars_body
 from marsspec.core.io.opening import open_raster
+from marsspec.core.io.safety import OutputSet
 from marsspec.core.io.stack import stack_with_dem
 from marsspec.core.models.bins import RECONSTRUCTIONS, BinSpec
 from marsspec.core.models.confidence import MEASURES
@@ -54,6 +56,17 @@ class PredictRequest:
     batch_size: int = 8
     manifest: str | Path | None = None
     dem: str | Path | None = None  # for models with a DEM channel (in_channels 2)
+    allow_non_mars: bool = False  # run on an input whose CRS is not a Mars one
+
+    def __post_init__(self) -> None:
+        s = self.stride_factor
+        if s is not None and (isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 4):
+            raise InputError(
+                f"Stride factor {s!r} must be 1, 2, 3 or 4 (stride = patch / s; 2 is the "
+                "paper's default, 1 means no overlap)."
+            )
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise InputError(f"Batch size {self.batch_size!r} must be a whole number >= 1.")
 
 
 @dataclass
@@ -66,10 +79,13 @@ class PredictResult:
     seconds: float = 0.0
 
 
-def _input_band(path: Path, band: int | None) -> tuple[int, list[str]]:
-    """The band to use and warnings (non-georeferenced input)."""
+def _input_band(
+    path: Path, band: int | None, allow_non_mars: bool = False
+) -> tuple[int, list[str]]:
+    """The band to use and warnings (non-georeferenced input, non-Mars CRS when allowed)."""
     with open_raster(path) as src:
         count, crs, transform = src.count, src.crs, src.transform
+    body_warning = check_mars_body(crs, path.name, allow_non_mars=allow_non_mars)
     if band is None:
         if count > 1:
             raise InputError(
@@ -78,7 +94,7 @@ def _input_band(path: Path, band: int | None) -> tuple[int, list[str]]:
         band = 1
     if not 1 <= band <= count:
         raise InputError(f"Band {band} does not exist: {path.name} has band(s) 1..{count}.")
-    warnings = []
+    warnings = [body_warning] if body_warning else []
     if crs is None or transform.is_identity:
         warnings.append(
             f"{path.name} is not georeferenced; the output has pixel coordinates only. "
@@ -139,7 +155,7 @@ def predict_spectra(
 ) -> PredictResult:
     """Run the prediction described by ``req``; see the module docstring for guarantees."""
     source = Path(req.input)
-    band, warnings = _input_band(source, req.band)
+    band, warnings = _input_band(source, req.band, req.allow_non_mars)
     check_mode(req.normalisation)
     if req.reconstruction not in RECONSTRUCTIONS:
         raise InputError(f"Reconstruction {req.reconstruction!r}: use one of {RECONSTRUCTIONS}.")
@@ -149,11 +165,10 @@ def predict_spectra(
         raise InputError("Nothing to write: give an OUTPUT and/or a CONFIDENCE path.")
     if req.browse and not req.output:
         raise InputError("BROWSE is made from OUTPUT; give an OUTPUT path too.")
-    for out in (req.output, req.browse, req.confidence):
-        if out and not Path(out).parent.is_dir():
-            raise InputError(f"Output folder {str(Path(out).parent)!r} does not exist; create it.")
-        if out and Path(out).resolve() == source.resolve():
-            raise InputError(f"Output {str(out)!r} is the input; choose another output path.")
+    outputs = OutputSet(
+        {"OUTPUT": req.output, "CONFIDENCE": req.confidence, "BROWSE": req.browse},
+        inputs=[source, req.dem],
+    )
     entry = load_entry(req)
     bins = BinSpec.from_dict(entry.bins) if entry.task == "spectra-bins" else None
     if req.confidence and bins is None:
@@ -161,9 +176,7 @@ def predict_spectra(
             f"Model {entry.id!r} is a regression model and has no bin probabilities, so it "
             "cannot give a confidence; choose a bin model such as evc-bins20, or drop CONFIDENCE."
         )
-    s = req.stride_factor or entry.default_stride_factor
-    if not 1 <= int(s) <= 4:
-        raise InputError(f"STRIDE_FACTOR {s} must be 1, 2, 3 or 4 (stride = patch / s).")
+    s = entry.default_stride_factor if req.stride_factor is None else req.stride_factor
     for w in warnings:
         log.warning(w)
         if warn:
@@ -187,8 +200,10 @@ def predict_spectra(
             bins,
             s,
             warnings,
+            outputs,
             progress=progress,
             cancel=cancel,
+            warn=warn,
         )
 
 
@@ -215,17 +230,27 @@ def _predict(
     bins: BinSpec | None,
     s: int,
     warnings: list[str],
+    outputs: OutputSet,
     *,
     progress: Callable[[float], object] | None,
     cancel: Callable[[], bool] | None,
+    warn: Callable[[str], object] | None = None,
 ) -> PredictResult:
     from marsspec.core.tiling import OutputSpec, TilingConfig, run_tiled
 
+    def note(text: str) -> None:  # statistics' warnings (special pixels) reach the user too
+        log.warning(text)
+        warnings.append(text)
+        if warn:
+            warn(text)
+
     clip = float(entry.normalisation.get("clip_percent", 0.01))
     if req.normalisation == "image":
-        input_stats = raster_stats(source_for_model, bands, clip, cancel=cancel)
+        input_stats = raster_stats(source_for_model, bands, clip, cancel=cancel, warn=note)
     elif req.normalisation == "global":  # Table A1 has CTX only: a DEM is z-scored per image
-        dem_stats = raster_stats(source_for_model, [2], clip, cancel=cancel) if req.dem else []
+        dem_stats = (
+            raster_stats(source_for_model, [2], clip, cancel=cancel, warn=note) if req.dem else []
+        )
         input_stats = [table_a1("ctx"), *dem_stats]
     else:
         input_stats = None
@@ -295,7 +320,7 @@ def _predict(
         batch_size=req.batch_size,
     )
     result = PredictResult(units=units, warnings=warnings)
-    try:
+    with outputs:  # publishes every output together, or none of them
         tiled = run_tiled(
             source_for_model,
             predictor,
@@ -306,21 +331,16 @@ def _predict(
             algorithm="marsspec:predictspectra",
             progress=progress,
             cancel=cancel,
+            staging=outputs,
         )
-        if req.output:
-            result.outputs["OUTPUT"] = Path(req.output)
-        if req.confidence:
-            result.outputs["CONFIDENCE"] = Path(req.confidence)
         if req.browse:
             from marsspec.core.spectral.browse_writer import write_browse
 
-            result.outputs["BROWSE"] = write_browse(
-                Path(req.output), Path(req.browse), {**tiled.tags, **common}, desc
+            if cancel is not None and cancel():
+                raise CancelledError("Cancelled before the browse product; nothing was written.")
+            write_browse(
+                outputs.temp("OUTPUT"), outputs.temp("BROWSE"), {**tiled.tags, **common}, desc
             )
-    except BaseException:
-        for path in result.outputs.values():
-            with contextlib.suppress(OSError):
-                path.unlink()
-        raise
+    result.outputs = dict(outputs.finals)
     result.device, result.precision, result.seconds = tiled.device, tiled.precision, tiled.seconds
     return result

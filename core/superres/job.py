@@ -21,7 +21,9 @@ import rasterio
 from rasterio.enums import Resampling
 
 from marsspec.core.errors import InputError
+from marsspec.core.io.mars_crs import check_mars_body
 from marsspec.core.io.opening import open_raster
+from marsspec.core.io.safety import OutputSet
 from marsspec.core.superres.normalise import Normaliser
 
 log = logging.getLogger("marsspec.superres")
@@ -51,6 +53,7 @@ class SuperresConfig:
     batch_size: int = 4
     noise: bool = False
     manifest_path: str | None = None
+    allow_non_mars: bool = False  # run on an input whose CRS is not a Mars one
 
     def __post_init__(self) -> None:
         if self.colour_mode not in COLOUR_MODES:
@@ -96,12 +99,21 @@ def _choose_bands(count: int, bands: tuple[int, ...] | None, name: str) -> tuple
 
 
 def _decimated(src: rasterio.DatasetReader, bands: tuple[int, ...]) -> np.ndarray:
-    """The chosen bands at most STATS_SIDE px on a side, nodata as NaN (for robust ranges)."""
+    """The chosen bands at most STATS_SIDE px on a side, nodata as NaN (for robust ranges).
+
+    ISIS special values and non-finite numbers count as nodata (core/io/special_values.py);
+    a GDAL read error (a truncated file) becomes a RasterIOError naming the file.
+    """
+    from marsspec.core.io.reading import reading
+    from marsspec.core.io.special_values import valid_float_mask
+
     factor = max(1, int(np.ceil(max(src.width, src.height) / STATS_SIDE)))
     shape = (len(bands), max(1, src.height // factor), max(1, src.width // factor))
-    data = src.read(list(bands), out_shape=shape, resampling=Resampling.nearest).astype(np.float32)
-    masks = src.read_masks(list(bands), out_shape=shape, resampling=Resampling.nearest)
-    valid = np.all(masks != 0, axis=0) & np.all(np.isfinite(data), axis=0)
+    with reading(src.name, f"a decimated copy (1/{factor}) of band(s) {list(bands)}"):
+        data = src.read(list(bands), out_shape=shape, resampling=Resampling.nearest)
+        masks = src.read_masks(list(bands), out_shape=shape, resampling=Resampling.nearest)
+    valid = np.all(masks != 0, axis=0) & np.all(valid_float_mask(data), axis=0)
+    data = data.astype(np.float32)
     data[:, ~valid] = np.nan
     return data
 
@@ -135,6 +147,7 @@ def superresolve(
 
     cfg = config or SuperresConfig()
     source = Path(input_path)
+    outputs = OutputSet({"OUTPUT": output_path}, inputs=[source])
     with open_raster(source) as src:
         bands = _choose_bands(src.count, cfg.bands, source.name)
         if min(src.width, src.height) < MIN_SIZE:
@@ -148,12 +161,15 @@ def superresolve(
                 f"{source.name} is georeferenced by ground control points only; warp it to a "
                 "map grid first (gdalwarp / Raster > Projections > Warp), then super-resolve."
             )
+        body_warning = check_mars_body(src.crs, source.name, allow_non_mars=cfg.allow_non_mars)
         stats = _decimated(src, bands)
         descriptions = tuple(src.descriptions[b - 1] or f"band {b}" for b in bands)
         band_tags = tuple(
             {k: v for k, v in src.tags(b).items() if k.lower().startswith(("wavelength", "unit"))}
             for b in bands
         )
+    if body_warning:
+        say(body_warning)
     if not georeferenced:
         say(
             f"{source.name} has no georeferencing: the output uses pixel coordinates with "
@@ -195,7 +211,7 @@ def superresolve(
             "MARSSPEC_SR_GEOREFERENCED": str(georeferenced).lower(),
         },
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), outputs:
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         result = run_tiled(
             source,
@@ -208,6 +224,7 @@ def superresolve(
             progress=progress,
             cancel=cancel,
             log=log_message,
+            staging=outputs,
         )
     with rasterio.open(result.outputs[0]) as out:
         width, height = out.width, out.height

@@ -23,15 +23,14 @@ import rasterio
 
 from marsspec.core.devices import check_precision, resolve_device
 from marsspec.core.errors import CancelledError, InputError
-from marsspec.core.io.atomic import atomic_output
 from marsspec.core.io.opening import open_raster
+from marsspec.core.io.safety import OutputSet
 from marsspec.core.provenance import provenance_tags
 from marsspec.core.tiling.blend import RowAccumulator
 from marsspec.core.tiling.forward import BatchForward, Predictor
 from marsspec.core.tiling.outputs import (
     OutputSpec,
     RasterSink,
-    check_distinct_paths,
     output_transform,
 )
 from marsspec.core.tiling.plan import Patch, TilePlan
@@ -271,6 +270,7 @@ def run_tiled(
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
     log: LogCallback | None = None,
+    staging: OutputSet | None = None,
 ) -> TilingResult:
     """Predict a whole raster patch by patch and write the blended outputs.
 
@@ -281,6 +281,10 @@ def run_tiled(
     a true answer raises :class:`CancelledError` with nothing left at the output paths.
     ``log`` receives one-line messages for the user (plan, precision choice, out-of-memory
     steps, summary); they also go to the ``marsspec.tiling`` logger.
+
+    ``staging``: the job's :class:`~marsspec.core.io.safety.OutputSet` holding every spec's
+    path, when the job writes more than this run (it publishes them all together); without
+    one, the run checks its outputs against the input and publishes them itself.
     """
 
     def say(message: str) -> None:
@@ -294,9 +298,12 @@ def run_tiled(
     if not specs:
         raise InputError("No output given; pass at least one OutputSpec.")
     source = Path(input_path)
-    check_distinct_paths(source, specs)
+    own_staging = staging is None
+    if staging is None:
+        staging = OutputSet({f"output {Path(s.path).name}": s.path for s in specs}, inputs=[source])
     meta = _read_meta(source, cfg.bands)
     plan = cfg.plan(meta["height"], meta["width"])
+    _check_memory(plan, cfg, specs, meta)
     device = resolve_device(cfg.device)
     forward = BatchForward(
         predictor,
@@ -320,7 +327,10 @@ def run_tiled(
         # until it is full, which would make memory grow with the raster; each block is used
         # once here, so a small cache costs nothing.
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cfg.gdal_cache_mb * 2**20))
-        temps = [stack.enter_context(atomic_output(spec.path)) for spec in specs]
+        if own_staging:
+            stack.enter_context(staging)
+        _check_space(staging, specs, meta)
+        temps = [staging.temp_for(spec.path) for spec in specs]
         streams = [_OutputStream(s, t, plan, meta, cfg) for s, t in zip(specs, temps, strict=True)]
         finisher = _Finisher(plan, streams)
         reader = BatchReader(source, plan, cfg.bands, cfg.batch_size, cfg.prefetch)
@@ -369,6 +379,60 @@ def run_tiled(
         tags=tags,
         events=tuple(forward.events),
     )
+
+
+ACTIVATION_CHANNELS = 64  # feature maps a network keeps alive per input pixel (estimate)
+
+
+def _check_memory(plan: TilePlan, cfg: TilingConfig, specs: Sequence[OutputSpec], meta) -> None:
+    """Refuse a patch or batch size whose buffers cannot fit in memory, before allocating them
+    (numpy would otherwise fail with 'Unable to allocate 1.2 TiB' deep in a run)."""
+    needed = estimated_memory(plan, cfg, specs, meta["width"])
+    available = available_memory()
+    if available is not None and needed > available:
+        raise InputError(
+            f"Patch {plan.size} px with batch {cfg.batch_size} needs about "
+            f"{needed / 2**30:.1f} GiB of memory, but {available / 2**30:.1f} GiB is available; "
+            "use a smaller patch size (the default) or batch size."
+        )
+
+
+def estimated_memory(
+    plan: TilePlan, cfg: TilingConfig, specs: Sequence[OutputSpec], width: int
+) -> int:
+    """Bytes the run's largest buffers take: the batch and its activations, each output's
+    weight map and row accumulator (values + weights), in float32."""
+    k = max(spec.scale for spec in specs)
+    channels = sum(spec.band_count or 4 for spec in specs)
+    lr, hr = plan.size**2, (plan.size * k) ** 2
+    batch = cfg.batch_size * (len(cfg.bands) * lr + ACTIVATION_CHANNELS * lr + 2 * channels * hr)
+    weights = len(specs) * hr
+    accumulators = 2 * channels * (plan.size + plan.stride) * k * width * k
+    return 4 * (batch + weights + accumulators)
+
+
+def available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None (no check)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_space(staging: OutputSet, specs: Sequence[OutputSpec], meta: dict) -> None:
+    """Refuse before the first patch when the outputs clearly cannot fit on the disk."""
+    total = at_least = 0
+    for spec in specs:
+        pixels = meta["height"] * meta["width"] * spec.scale**2
+        size = pixels * (spec.band_count or 1) * np.dtype(spec.dtype).itemsize
+        total += size
+        # compression of model outputs rarely beats 20x; an uncompressed file is exact
+        at_least += size if spec.compress == "none" else size // 20
+    staging.require_space(total, "the tiled outputs", at_least=at_least)
 
 
 def _tags(

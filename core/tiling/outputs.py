@@ -9,9 +9,10 @@ file is written once, block by block, never re-read or re-compressed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import rasterio
 from affine import Affine
 
 from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.io.safety import check_writes, create_raster
 
 COMPRESSIONS = ("zstd", "deflate", "lzw", "none")
 
@@ -156,12 +158,9 @@ class RasterSink:
             "nodata": spec.fill_value,
             **_creation_options(spec, width, height, count),
         }
-        try:
-            self._dst = rasterio.open(path, "w", **profile)
-        except rasterio.errors.RasterioError as exc:
-            raise RasterIOError(
-                f"Could not create {path.name} ({exc}); check the output folder and disk space."
-            ) from exc
+        self._path = path
+        self._writer = create_raster(path, **profile)
+        self._dst = self._writer.__enter__()
         for band, text in enumerate(spec.descriptions[:count], start=1):
             self._dst.set_band_description(band, text)
         for band, tags in enumerate(spec.band_tags[:count], start=1):
@@ -197,6 +196,7 @@ class RasterSink:
         if n:
             window = rasterio.windows.Window(0, self._next_row, self.width, n)
             self._dst.write(self._convert(block[:, :n]), window=window)
+            check_writes(self._path)
             self._next_row += n
         rest = block[:, n:]
         self._pending = [rest] if rest.shape[1] else []
@@ -211,11 +211,12 @@ class RasterSink:
                 f"{Path(self.spec.path).name}; please report this."
             )
         self._dst.update_tags(**dict(tags))
-        self._dst.close()
+        self._writer.__exit__(None, None, None)  # raises on any GDAL write error
 
     def abort(self) -> None:
-        if not self._dst.closed:
-            self._dst.close()
+        """Close after a failure; the output set removes the temporary file."""
+        with contextlib.suppress(Exception):
+            self._writer.__exit__(RasterIOError, RasterIOError("aborted"), None)
 
 
 def output_size(height: int, width: int, spec: OutputSpec) -> tuple[int, int]:
@@ -225,11 +226,3 @@ def output_size(height: int, width: int, spec: OutputSpec) -> tuple[int, int]:
 def output_transform(transform: Affine, spec: OutputSpec) -> Affine:
     """The input transform with pixels ``scale`` times smaller (same origin)."""
     return transform * Affine.scale(1.0 / spec.scale)
-
-
-def check_distinct_paths(input_path: Path, specs: Sequence[OutputSpec]) -> None:
-    paths = [Path(s.path).resolve() for s in specs]
-    if len(set(paths)) != len(paths):
-        raise InputError("Two outputs share one path; give each output its own file.")
-    if input_path.resolve() in paths:
-        raise InputError(f"An output path is the input {input_path.name}; choose another.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from qgis.core import (
@@ -9,11 +10,13 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
 from marsspec.core.dependencies import missing_message, missing_requirements
-from marsspec.core.errors import MarsspecError
+from marsspec.core.errors import MarsspecError, user_message
 from marsspec.marsspec_plugin.resources import icon
 
 
@@ -31,6 +34,7 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
     HELP = ""
     REQUIRED_MODULES: tuple[str, ...] = ()
     FEATURE = "This algorithm"
+    ALLOW_NON_MARS = "ALLOW_NON_MARS"
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("marsspec", text)
@@ -67,8 +71,14 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(missing_message(missing, self.FEATURE))
         try:
             return self.execute(parameters, context, feedback)
+        except QgsProcessingException:
+            raise
         except MarsspecError as error:
             raise QgsProcessingException(str(error)) from error
+        except Exception as error:  # one line for the user; the stack for a bug report
+            feedback.pushDebugInfo("".join(traceback.format_exception(error)))
+            message = user_message(error, hint="the log has the traceback")
+            raise QgsProcessingException(message) from error
 
     def execute(
         self,
@@ -89,3 +99,17 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
                 "marsspec reads files through GDAL. Export the layer to a GeoTIFF first."
             )
         return layer.source().split("|")[0]
+
+    def add_allow_non_mars(self) -> None:
+        """Advanced switch: run on an input whose CRS is on another body (refused otherwise)."""
+        param = QgsProcessingParameterBoolean(
+            self.ALLOW_NON_MARS,
+            self.tr("Run on an input whose CRS is not a Mars one (Earth CRS)"),
+            False,
+            optional=True,
+        )
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(param)
+
+    def allow_non_mars(self, parameters, context: QgsProcessingContext) -> bool:
+        return self.parameterAsBool(parameters, self.ALLOW_NON_MARS, context)

@@ -138,6 +138,7 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
                 QgsProcessing.TypeVectorPoint,
             )
         )
+        self.add_allow_non_mars()
         for key, label in (
             ("GLOBAL_SHIFT_X_M", "Global shift X (m)"),
             ("GLOBAL_SHIFT_Y_M", "Global shift Y (m)"),
@@ -169,6 +170,7 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
             min_reliability=self.parameterAsDouble(parameters, self.MIN_RELIABILITY, context),
             global_only=self.parameterAsBool(parameters, self.GLOBAL_ONLY, context),
             cpus=self.parameterAsInt(parameters, self.CPUS, context),
+            allow_non_mars=self.allow_non_mars(parameters, context),
         )
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         out_ctx = self.parameterAsOutputLayer(parameters, self.OUTPUT_CTX, context)

@@ -81,7 +81,7 @@ class DescribeAlgorithm(MarsspecAlgorithm):
 
 def _write_json(path: Path, data: dict) -> None:
     """Write beside the destination, then rename: a failed write leaves no half file."""
-    from marsspec.core.io.atomic import atomic_output
+    from marsspec.core.io.safety import atomic_output
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as temporary:

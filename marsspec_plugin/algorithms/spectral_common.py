@@ -91,6 +91,7 @@ def add_input_parameters(alg, models) -> None:
         if key in ("DEVICE", "PRECISION"):
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         alg.addParameter(param)
+    alg.add_allow_non_mars()
 
 
 def common_request_kwargs(alg, parameters, context, models) -> dict:
@@ -113,4 +114,5 @@ def common_request_kwargs(alg, parameters, context, models) -> dict:
         "normalisation": NORMALISATIONS[alg.parameterAsEnum(parameters, "NORMALISATION", context)],
         "device": DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)],
         "precision": PRECISIONS[alg.parameterAsEnum(parameters, "PRECISION", context)],
+        "allow_non_mars": alg.allow_non_mars(parameters, context),
     }

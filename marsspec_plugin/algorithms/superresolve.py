@@ -117,6 +117,7 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
         self.addParameter(
             QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Super-resolved raster"))
         )
+        self.add_allow_non_mars()
 
     def _bands(self, parameters, context) -> tuple[int, ...] | None:
         """Band numbers from a list (dialog, Python) or "3,2,1" text (qgis_process, models)."""
@@ -149,6 +150,7 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
             fidelity=fidelity,
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+            allow_non_mars=self.allow_non_mars(parameters, context),
         )
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         result = superresolve(

@@ -228,7 +228,7 @@ def simulate_scene(config: SceneConfig, out_dir: str | Path) -> SceneResult:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    from marsspec.core.io.atomic import atomic_output
+    from marsspec.core.io.safety import atomic_output
 
     with atomic_output(path) as temp:
         temp.write_text(json.dumps(payload, indent=2, default=str))
