@@ -1,7 +1,7 @@
-"""`python -m marsspec`: the command-line interface (see marsspec.core.cli)."""
+"""`python -m marsspec`: the command-line interface (see marsspec.cli.main)."""
 
 import sys
 
-from marsspec.core.cli import main
+from marsspec.cli.main import main
 
 sys.exit(main())

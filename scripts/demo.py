@@ -30,10 +30,10 @@ def qgis_process(*args: str) -> dict:
 def make_sample_scene(out: Path) -> Path:
     """The sample scene: the simulator's CTX-like image when available, else a test raster."""
     try:
-        from marsspec.training.simulator import simulate_scene  # noqa: F401
+        from marsspec.core.simulator import simulate_scene  # noqa: F401
     except ImportError:
         return _fallback_raster(out / "sample_ctx.tif")
-    from marsspec.core.cli import main as cli_main
+    from marsspec.cli.main import main as cli_main
 
     scene = out / "scene"
     args = ["--out", str(scene), "--seed", "7", "--size", "512", "--site", "jezero"]

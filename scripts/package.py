@@ -1,8 +1,8 @@
 """Build dist/marsspec-<version>.zip for QGIS's "Install from ZIP".
 
 One top folder ``marsspec/`` holding what the plugin needs at run time: the root files,
-``marsspec_plugin/``, ``core/`` and ``models/``. Offline parts (``training/``), tests and
-development files stay out.
+``marsspec_plugin/``, ``cli/``, ``core/`` and ``models/``. Offline parts (``training/``),
+tests and development files stay out.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_FILES = ("metadata.txt", "__init__.py", "__main__.py", "icon.svg", "LICENSE", "README.md")
-PACKAGES = ("marsspec_plugin", "core", "models")
+PACKAGES = ("marsspec_plugin", "cli", "core", "models")
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".tmp"}
 

@@ -32,7 +32,7 @@ SHOTS = (
 
 
 def simulate(work: Path) -> Path:
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     scene = simulate_scene(SceneConfig(seed=7, size=512, site="jezero"), work / "scene")
     return Path(scene.files["ctx"])

@@ -24,7 +24,7 @@ echo "$plugins" > "$site/marsspec-plugin-path.pth"
 cat > "$venv/bin/marsspec" <<SCRIPT
 #!$venv/bin/python -s
 import sys
-from marsspec.core.cli import main
+from marsspec.cli.main import main
 sys.exit(main())
 SCRIPT
 chmod +x "$venv/bin/marsspec"

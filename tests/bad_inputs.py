@@ -47,7 +47,7 @@ def make_materials(folder: Path) -> Path:
     import rasterio
     from rasterio.transform import from_origin
 
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     folder.mkdir(parents=True, exist_ok=True)
     simulate_scene(SceneConfig(seed=9100, size=128, site="gale", products=("ctx", "crism")), folder)

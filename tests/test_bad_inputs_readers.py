@@ -404,7 +404,7 @@ def test_coregistration_warp_drops_averaged_special_values(tmp_path):
 @pytest.fixture(scope="module")
 def ctx_pair(tmp_path_factory) -> tuple[Path, Path, np.ndarray]:
     """A simulated float CTX scene, clean and with an ISIS border and a few inner specials."""
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     folder = tmp_path_factory.mktemp("isis")
     simulate_scene(SceneConfig(seed=9100, size=160, site="gale", products=("ctx",)), folder)

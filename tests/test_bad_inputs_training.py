@@ -337,8 +337,8 @@ def test_eval_dispatcher_refuses_nan(monkeypatch, capsys):
     """Whatever an evaluator returns, a NaN is an error, never a printed `key=nan`."""
     import types
 
-    from marsspec.core.cli import main
-    from marsspec.core.commands import eval as eval_command
+    from marsspec.cli.commands import eval as eval_command
+    from marsspec.cli.main import main
 
     fake = types.ModuleType("fake_eval")
     fake.add_arguments = lambda parser: None
@@ -388,7 +388,7 @@ def test_run_folder_removes_only_what_it_made(tmp_path):
 
 def test_good_run_and_export_leave_only_their_files(tmp_path):
     """The staged writes publish exactly the expected files, and no temporary one."""
-    from marsspec.core.cli import main as cli_main
+    from marsspec.cli.main import main as cli_main
     from marsspec.training.superres.train import main
 
     assert main(sr_config(tmp_path, max_steps=2)) == 0

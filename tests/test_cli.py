@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from marsspec.core.cli import COMMANDS, main
+from marsspec.cli.main import COMMANDS, main
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -1,12 +1,55 @@
-"""core/ and training/ import without qgis or PyQt; the plugin imports nothing heavy at load."""
+"""The layers: adapters -> core <- training, core imports nothing of ours above it.
+
+core/ and training/ import without qgis or PyQt; the plugin imports nothing heavy at load.
+"""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.conftest import REPO_ROOT
+
+# package -> the packages of ours (and third-party GUI stacks) it must never import
+FORBIDDEN = {
+    "core": ("marsspec.training", "marsspec.cli", "marsspec.marsspec_plugin", "qgis", "PyQt5"),
+    "training": ("marsspec.cli", "marsspec.marsspec_plugin", "qgis", "PyQt5"),
+    "cli": ("marsspec.marsspec_plugin", "qgis", "PyQt5"),
+    "marsspec_plugin": ("marsspec.training", "marsspec.cli"),
+}
+
+
+def imported_modules(path) -> list[str]:
+    """Every module a file imports, at any depth (function-level imports count too)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_imports_point_one_way(package):
+    wrong = [
+        f"{path.relative_to(REPO_ROOT)} imports {name}"
+        for path in sorted((REPO_ROOT / package).rglob("*.py"))
+        for name in imported_modules(path)
+        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[package])
+    ]
+    assert wrong == []
+
+
+def test_the_layer_check_can_fail(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from marsspec.training.spectra import train\n")
+    assert "marsspec.training.spectra" in imported_modules(module)
+
 
 BLOCK_QGIS = textwrap.dedent(
     """

@@ -292,7 +292,7 @@ def test_cancel_leaves_nothing(simulated, tmp_path):
 
 
 def test_cli_coregister(simulated, tmp_path, capsys):
-    from marsspec.core.cli import main
+    from marsspec.cli.main import main
 
     scene, _, _, _, _ = simulated
     out = tmp_path / "c.tif"

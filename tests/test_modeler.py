@@ -63,7 +63,7 @@ def test_example_model_runs_headless(marsspec_provider, tmp_path):
 
     _require(*CHAIN)
     _bundled("evc-bins20")
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     scene = simulate_scene(
         SceneConfig(seed=3, size=256, site="jezero", products=("ctx", "crism")), tmp_path / "s"

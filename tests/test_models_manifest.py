@@ -83,7 +83,7 @@ def test_upsert_replaces_by_id_and_unknown_id_lists_available(linear_model):
 
 
 def test_eval_dispatcher_rejects_unknown_name(capsys):
-    from marsspec.core.cli import main
+    from marsspec.cli.main import main
 
     assert main(["eval", "nonsense"]) == 1
     assert "Unknown evaluation 'nonsense'" in capsys.readouterr().err

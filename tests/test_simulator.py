@@ -1,4 +1,4 @@
-"""training.simulator: determinism, ground alignment, misregistration truth, endmember
+"""core.simulator: determinism, ground alignment, misregistration truth, endmember
 absorptions, and the albedo -> spectra link being learnable but not trivial (SIMULATED data)."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import rasterio
 from skimage.registration import phase_cross_correlation
 
 from marsspec.core.errors import InputError
-from marsspec.training.simulator import (
+from marsspec.core.simulator import (
     ENDMEMBERS,
     SceneConfig,
     misregistration_from_truth,
     simulate_scene,
     true_offset_ctx_px,
 )
-from marsspec.training.simulator.learnability import crism_blur, load_pair, pcc
+from marsspec.training.evaluation.learnability import crism_blur, load_pair, pcc
 
 # Published band positions (nm) each endmember must show (Viviano-Beck et al. 2014 summary
 # parameters; Bishop 2019; Morris et al. 2000 for ferric dust; see docs/simulator.md).
@@ -199,7 +199,7 @@ def test_linear_baseline_on_ctx_is_not_trivial(tmp_path):
 
 
 def test_custom_crism_wavelengths_and_cli(tmp_path):
-    from marsspec.core.cli import main
+    from marsspec.cli.main import main
 
     code = main(
         [

@@ -14,12 +14,12 @@ import rasterio
 import yaml
 from rasterio.warp import Resampling, reproject
 
-from marsspec.core.cli import main as cli_main
+from marsspec.cli.main import main as cli_main
 from marsspec.core.errors import InputError
 from marsspec.core.io.stack import stack_with_dem
 from marsspec.core.models.manifest import load_manifest
+from marsspec.core.simulator import SceneConfig, simulate_scene
 from marsspec.core.spectral import PredictRequest, predict_spectra
-from marsspec.training.simulator import SceneConfig, simulate_scene
 
 
 @pytest.fixture(scope="module")

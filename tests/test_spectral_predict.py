@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from marsspec.core.cli import main as cli_main
+from marsspec.cli.main import main as cli_main
 from marsspec.core.errors import MarsspecError
 from marsspec.core.metrics.spectral import pcc
 from marsspec.core.models.manifest import ModelIntegrityError, load_manifest
@@ -24,7 +24,7 @@ BUNDLED = ("evc-regression", "fc-regression", "evc-bins20")
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory) -> Path:
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     out = tmp_path_factory.mktemp("scene")
     simulate_scene(SceneConfig(seed=9100, size=256, site="gale", products=("ctx", "crism")), out)

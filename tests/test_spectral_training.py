@@ -10,7 +10,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from marsspec.core.cli import main as cli_main
+from marsspec.cli.main import main as cli_main
 from marsspec.core.errors import InputError
 from marsspec.core.models.bins import BinSpec
 from marsspec.core.models.manifest import load_manifest
@@ -72,7 +72,7 @@ def test_config_validation():
 
 
 def test_train_resume_export(tmp_path):
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     for seed, folder in ((1, "train/a"), (2, "val/a")):
         simulate_scene(

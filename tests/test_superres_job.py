@@ -192,7 +192,7 @@ def test_non_georeferenced_input_uses_pixel_space(manifest, tmp_path):
 
 
 def test_cli_superres(manifest, tmp_path, capsys):
-    from marsspec.core.cli import main
+    from marsspec.cli.main import main
 
     src = write_mars_raster(tmp_path / "in.tif", texture((3, 24, 24)), pixel_size=4.5)
     code = main(

@@ -288,7 +288,7 @@ def test_model_card_states_targets_and_recipe():
 
 def test_config_reader_takes_exponent_floats(tmp_path):
     """``5e-3`` in a YAML config or a ``--set`` is a float, not PyYAML 1.1's string."""
-    from marsspec.core.commands.train import read_config
+    from marsspec.cli.commands.train import read_config
 
     path = tmp_path / "c.yaml"
     path.write_text("lr: 1e-4\nlambda_adv: 5.0e-3\nname: 2e-4x\nsteps: 10\n", encoding="utf-8")
@@ -300,7 +300,7 @@ def test_config_reader_takes_exponent_floats(tmp_path):
 
 @pytest.mark.parametrize("name", ["marsgan-psnr", "marsgan-psnr-finetune", "marsgan-gan"])
 def test_shipped_sr_configs_are_valid(name):
-    from marsspec.core.commands.train import read_config
+    from marsspec.cli.commands.train import read_config
     from marsspec.training.superres.train import SuperresTrainConfig
 
     cfg = SuperresTrainConfig.from_dict(read_config(f"training/configs/{name}.yaml", []))

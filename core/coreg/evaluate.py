@@ -2,7 +2,7 @@
 misregistration of simulated scenes (SIMULATED data, not real CRISM/CTX).
 
 The simulator shifts CRISM by d(G) (global shift + smooth warp, metres; convention in
-training/simulator/misregistration.py): the CRISM pixel at map position P sees the ground at
+core/simulator/misregistration.py): the CRISM pixel at map position P sees the ground at
 P - d(P). The perfect correction for ground Q therefore samples CRISM at P with P - d(P) = Q,
 found by fixed-point iteration (``Misregistration.offset_at``, docs/simulator.md). The
 residual is |correction(Q) - (P - Q)| in CTX pixels, over every 4th output pixel with valid
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def simulate_pair(out_dir: Path, seed: int, size: int, site: str, shift_px, warp_ctx_px):
     """ctx.tif + crism.tif (+ truth.json) with wider misregistration ranges than the
     simulator's default: ``shift_px`` CRISM px global shift, ``warp_ctx_px`` CTX px warp."""
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     base = SceneConfig()
     warp = warp_ctx_px * base.ctx_pixel_m / base.crism_pixel_m
@@ -63,7 +63,7 @@ def simulate_pair(out_dir: Path, seed: int, size: int, site: str, shift_px, warp
 
 
 def misregistration_from_truth(truth: dict):
-    from marsspec.training.simulator.misregistration import Misregistration
+    from marsspec.core.simulator.misregistration import Misregistration
 
     return Misregistration.from_dict(truth["crism"]["misregistration"])
 

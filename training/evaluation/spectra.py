@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _simulate(seed: int, size: int, site: str, out: Path) -> Path:
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     if not (out / "truth.json").is_file():
         simulate_scene(SceneConfig(seed=seed, size=size, site=site, products=("ctx", "crism")), out)
@@ -142,8 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, float | str]:
 
 
 def _evaluate(args: argparse.Namespace, models: list, work: Path) -> dict[str, float | str]:
+    from marsspec.core.simulator import SITES as ALL_SITES
     from marsspec.core.spectral import PredictRequest, predict_spectra
-    from marsspec.training.simulator import SITES as ALL_SITES
 
     sites = sorted(ALL_SITES)
     scenes = [

@@ -32,7 +32,7 @@ class SimulateSpec:
             if getattr(self, seeds) and not getattr(self, folder):
                 raise InputError(f"simulate.{seeds} needs simulate.{folder}: where to put them.")
         if self.sites:
-            from marsspec.training.simulator.sites import get_site
+            from marsspec.core.simulator.sites import get_site
 
             for site in self.sites:
                 get_site(site)

@@ -37,7 +37,7 @@ def ensure_simulated(cfg: TrainConfig) -> None:
     sim = cfg.simulate
     if not sim:
         return
-    from marsspec.training.simulator import SITES, SceneConfig, simulate_scene
+    from marsspec.core.simulator import SITES, SceneConfig, simulate_scene
 
     sites = list(sim.get("sites") or sorted(SITES))
     products = ("ctx", "crism", "dem") if cfg.dem_name else ("ctx", "crism")

@@ -31,7 +31,7 @@ from marsspec.training.checkpoints import (
 )
 
 TRAINING_DATA = (
-    "SIMULATED HiRISE-like scenes from the marsspec simulator (training/simulator, 0.75 m/px, "
+    "SIMULATED HiRISE-like scenes from the marsspec simulator (core/simulator, 0.75 m/px, "
     "52 scenes of 512 px), synthetic slanted step edges (15-50 % of the crops, see Training; "
     "the edge factor is measured on edges of this kind, drawn afresh), and the REAL HiRISE "
     "colour browse strip ESP_011472_1225 from ../shared/data (greyscale, rows 0-80 %; "

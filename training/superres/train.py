@@ -261,7 +261,7 @@ def ensure_simulated(sim: dict) -> None:
     """Simulate the HiRISE-like HR scenes a config names (existing folders are reused)."""
     if not sim:
         return
-    from marsspec.training.simulator import SITES, SceneConfig, simulate_scene
+    from marsspec.core.simulator import SITES, SceneConfig, simulate_scene
 
     sites = list(SITES)
     size = int(sim.get("size", 512))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from marsspec.training.simulator.noise import fractal_noise, smooth_noise
+from marsspec.core.simulator.noise import fractal_noise, smooth_noise
 
 
 @dataclass

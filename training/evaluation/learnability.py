@@ -6,7 +6,7 @@ on CTX blurred to CRISM's resolution (the strongest "brightness only" baseline),
 small CNN that sees texture and morphology context. The simulator is tuned so that (a) stays
 well below PCC 0.95 on the EVC bands and (c) beats it clearly.
 
-    python -m marsspec.training.simulator.learnability --size 256 --train 6 --test 2
+    python -m marsspec.training.evaluation.learnability --size 256 --train 6 --test 2
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def linear_pcc(coef: np.ndarray, pair, blur: bool = False) -> list[float]:
 
 
 def simulate_pairs(seeds, size: int, root: Path):
-    from marsspec.training.simulator import SceneConfig, simulate_scene
+    from marsspec.core.simulator import SceneConfig, simulate_scene
 
     pairs = []
     for seed in seeds:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter, uniform_filter
 
-from marsspec.training.simulator.noise import coarse_noise
-from marsspec.training.simulator.spectra import ENDMEMBER_NAMES
-from marsspec.training.simulator.terrain import Terrain
+from marsspec.core.simulator.noise import coarse_noise
+from marsspec.core.simulator.spectra import ENDMEMBER_NAMES
+from marsspec.core.simulator.terrain import Terrain
 
 UNIT_NAMES: tuple[str, ...] = ("plains", "dunes", "dust", "layered", "crater_floor")
 

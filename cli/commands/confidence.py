@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from marsspec.core.commands.predict import add_common, common_request_kwargs, progress_printer
+from marsspec.cli.commands.predict import add_common, common_request_kwargs, progress_printer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -84,7 +84,7 @@ class Misregistration:
                 "of a crism.tif pixel centre; the crism.tif pixel at P shows the ground at "
                 "P - d(P) on the CTX grid. shift_col_px/shift_row_px are the global shift in "
                 "CRISM pixels along columns (east) and rows (south). Use "
-                "marsspec.training.simulator.misregistration.true_offset_ctx_px(truth, x, y)."
+                "marsspec.core.simulator.misregistration.true_offset_ctx_px(truth, x, y)."
             ),
             "shift_east_m": self.shift_east_m,
             "shift_north_m": self.shift_north_m,

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from marsspec.training.simulator import SceneConfig, simulate_scene
+        from marsspec.core.simulator import SceneConfig, simulate_scene
     except ImportError as error:
         raise MissingDependencyError(
             "The simulator lives in marsspec/training/, which the QGIS plugin zip does not ship "

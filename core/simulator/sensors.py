@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter, map_coordinates, uniform_filter
 
-from marsspec.training.simulator.geo import Grid
-from marsspec.training.simulator.misregistration import Footprint, Misregistration
-from marsspec.training.simulator.noise import fractal_noise
-from marsspec.training.simulator.photometry import Illumination, observed, relative_shading
-from marsspec.training.simulator.spectra import band_response, band_weights, boxcar_response
-from marsspec.training.simulator.terrain import Terrain
-from marsspec.training.simulator.units import Surface, reflectance
+from marsspec.core.simulator.geo import Grid
+from marsspec.core.simulator.misregistration import Footprint, Misregistration
+from marsspec.core.simulator.noise import fractal_noise
+from marsspec.core.simulator.photometry import Illumination, observed, relative_shading
+from marsspec.core.simulator.spectra import band_response, band_weights, boxcar_response
+from marsspec.core.simulator.terrain import Terrain
+from marsspec.core.simulator.units import Surface, reflectance
 
 CRISM_NULL = 65535.0  # CRISM's own null value, kept so real-product readers apply unchanged
 FLOAT_NODATA = -9999.0

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from marsspec.core.errors import InputError
-from marsspec.training.simulator import sensors
-from marsspec.training.simulator.geo import Grid, mars_crs, scene_origin, write_geotiff
-from marsspec.training.simulator.misregistration import random_footprint, random_misregistration
-from marsspec.training.simulator.photometry import afternoon_sun, relative_shading
-from marsspec.training.simulator.sites import get_site
-from marsspec.training.simulator.spectra import ENDMEMBER_NAMES, ENDMEMBERS
-from marsspec.training.simulator.terrain import make_terrain
-from marsspec.training.simulator.units import UNIT_NAMES, make_surface
+from marsspec.core.simulator import sensors
+from marsspec.core.simulator.geo import Grid, mars_crs, scene_origin, write_geotiff
+from marsspec.core.simulator.misregistration import random_footprint, random_misregistration
+from marsspec.core.simulator.photometry import afternoon_sun, relative_shading
+from marsspec.core.simulator.sites import get_site
+from marsspec.core.simulator.spectra import ENDMEMBER_NAMES, ENDMEMBERS
+from marsspec.core.simulator.terrain import make_terrain
+from marsspec.core.simulator.units import UNIT_NAMES, make_surface
 
 EVC_NM = (592.0, 533.0, 442.0)  # CRISM enhanced visible colour (R, G, B)
 FC_NM = (2503.0, 1500.0, 1080.0)  # CRISM false colour / FAL (R, G, B)
@@ -198,7 +198,7 @@ def simulate_scene(config: SceneConfig, out_dir: str | Path) -> SceneResult:
         )
 
     result.truth = {
-        "simulator": "marsspec.training.simulator",
+        "simulator": "marsspec.core.simulator",
         "seed": config.seed,
         "config": asdict(config),
         "site": asdict(site),

@@ -24,22 +24,22 @@ from marsspec.core.version import __version__
 
 # name -> (module, one-line help). Keep in the order a user meets them.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "describe": ("marsspec.core.commands.describe", "report a raster's size, CRS, bands, nodata"),
-    "check-deps": ("marsspec.core.commands.check_deps", "list missing packages, install command"),
+    "describe": ("marsspec.cli.commands.describe", "report a raster's size, CRS, bands, nodata"),
+    "check-deps": ("marsspec.cli.commands.check_deps", "list missing packages, install command"),
     "simulate": (
-        "marsspec.core.commands.simulate",
+        "marsspec.cli.commands.simulate",
         "simulate a Mars scene (CTX, CRISM, CaSSIS...)",
     ),
     "coregister": (
-        "marsspec.core.commands.coregister",
+        "marsspec.cli.commands.coregister",
         "co-register a CRISM product to a CTX image (arosics)",
     ),
-    "eval": ("marsspec.core.commands.eval", "evaluate models / co-registration (key=value)"),
-    "predict": ("marsspec.core.commands.predict", "predict CRISM EVC/FC bands from a CTX raster"),
-    "confidence": ("marsspec.core.commands.confidence", "per-pixel confidence of a bin model"),
-    "train": ("marsspec.core.commands.train", "train a model from a YAML config"),
-    "export": ("marsspec.core.commands.export", "export a checkpoint to models/ + manifest"),
-    "superres": ("marsspec.core.commands.superres", "super-resolve a raster 4x (MARSGAN)"),
+    "eval": ("marsspec.cli.commands.eval", "evaluate models / co-registration (key=value)"),
+    "predict": ("marsspec.cli.commands.predict", "predict CRISM EVC/FC bands from a CTX raster"),
+    "confidence": ("marsspec.cli.commands.confidence", "per-pixel confidence of a bin model"),
+    "train": ("marsspec.cli.commands.train", "train a model from a YAML config"),
+    "export": ("marsspec.cli.commands.export", "export a checkpoint to models/ + manifest"),
+    "superres": ("marsspec.cli.commands.superres", "super-resolve a raster 4x (MARSGAN)"),
 }
 
 
