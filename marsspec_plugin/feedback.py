@@ -22,3 +22,8 @@ def cancel_callback(feedback: QgsProcessingFeedback) -> Callable[[], bool]:
 
 def log_callback(feedback: QgsProcessingFeedback) -> Callable[[str], None]:
     return feedback.pushInfo
+
+
+def warning_callback(feedback: QgsProcessingFeedback) -> Callable[[str], None]:
+    """For jobs whose log carries only warnings (spectral prediction): shown highlighted."""
+    return feedback.pushWarning

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from marsspec.core.coreg import CoregConfig, coregister
+from marsspec.core.coreg import CoregConfig, CoregRequest, coregister
 from marsspec.core.coreg.evaluate import (
     misregistration_from_truth,
     residual_px,
@@ -36,12 +36,14 @@ def simulated(tmp_path_factory):
     out.mkdir()
     logs: list[str] = []
     result = coregister(
-        scene.files["ctx"],
-        scene.files["crism"],
-        out / "crism.tif",
-        out / "ctx.tif",
-        out / "points.gpkg",
-        TEST_CONFIG,
+        CoregRequest(
+            scene.files["ctx"],
+            scene.files["crism"],
+            out / "crism.tif",
+            out / "ctx.tif",
+            out / "points.gpkg",
+            TEST_CONFIG,
+        ),
         log=logs.append,
     )
     truth = json.loads(Path(scene.files["truth"]).read_text())
@@ -159,12 +161,14 @@ def test_global_only_and_fallback(simulated, tmp_path):
     scene, _, _, _, _ = simulated
     logs: list[str] = []
     result = coregister(
-        scene.files["ctx"],
-        scene.files["crism"],
-        tmp_path / "a.tif",
-        tmp_path / "b.tif",
-        None,
-        CoregConfig(window_size=48, min_points=10_000),
+        CoregRequest(
+            scene.files["ctx"],
+            scene.files["crism"],
+            tmp_path / "a.tif",
+            tmp_path / "b.tif",
+            None,
+            CoregConfig(window_size=48, min_points=10_000),
+        ),
         log=logs.append,
     )
     assert result.method == "global"
@@ -178,12 +182,14 @@ def test_real_nili_fossae_crism_to_crism(tmp_path):
     reference = NILI / "frt00008fc1_07_brtanj_mtr3.img"  # 2007-12-26
     target = NILI / "frt0000a4b5_07_brtanj_mtr3.img"  # 2008-03-07, nearly the same ground
     result = coregister(
-        reference,
-        target,
-        tmp_path / "t.tif",
-        tmp_path / "r.tif",
-        tmp_path / "p.gpkg",
-        CoregConfig(crism_band=3, reference_band=3, grid_spacing=64),
+        CoregRequest(
+            reference,
+            target,
+            tmp_path / "t.tif",
+            tmp_path / "r.tif",
+            tmp_path / "p.gpkg",
+            CoregConfig(crism_band=3, reference_band=3, grid_spacing=64),
+        ),
     )
     assert result.method == "local" and result.used_points >= 8, result.summary_text()
     assert result.ssim_after > result.ssim_before, result.summary_text()
@@ -221,12 +227,14 @@ def _expect_error(tmp_path, ref, tgt, match, config=None, error=InputError):
     out.mkdir()
     with pytest.raises(error, match=match):
         coregister(
-            ref,
-            tgt,
-            out / "c.tif",
-            out / "x.tif",
-            out / "p.gpkg",
-            config or CoregConfig(window_size=16, max_shift=5),
+            CoregRequest(
+                ref,
+                tgt,
+                out / "c.tif",
+                out / "x.tif",
+                out / "p.gpkg",
+                config or CoregConfig(window_size=16, max_shift=5),
+            ),
         )
     assert list(out.iterdir()) == []
 
@@ -280,12 +288,14 @@ def test_cancel_leaves_nothing(simulated, tmp_path):
     out.mkdir()
     with pytest.raises(CancelledError):
         coregister(
-            scene.files["ctx"],
-            scene.files["crism"],
-            out / "c.tif",
-            out / "x.tif",
-            out / "p.gpkg",
-            CoregConfig(window_size=48, global_only=True),
+            CoregRequest(
+                scene.files["ctx"],
+                scene.files["crism"],
+                out / "c.tif",
+                out / "x.tif",
+                out / "p.gpkg",
+                CoregConfig(window_size=48, global_only=True),
+            ),
             cancel=cancel,
         )
     assert list(out.iterdir()) == []

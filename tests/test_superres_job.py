@@ -16,7 +16,12 @@ import torch
 from marsspec.core.errors import InputError, ModelNotFoundError
 from marsspec.core.models.marsgan import build_generator
 from marsspec.core.superres.colour import rgb_to_hsv, upsample, upsample_hue
-from marsspec.core.superres.job import SuperresConfig, normalisers_for, superresolve
+from marsspec.core.superres.job import (
+    SuperresConfig,
+    SuperresRequest,
+    normalisers_for,
+    superresolve,
+)
 from marsspec.core.superres.model import load_generator
 from marsspec.core.superres.predictor import SuperresPredictor
 from marsspec.training.superres.export import export_generator
@@ -76,7 +81,7 @@ def test_greyscale_scale_transform_nodata_and_tags(manifest, tmp_path):
     src = write_mars_raster(
         tmp_path / "in.tif", data, pixel_size=4.5, nodata=-9999.0, wavelengths_nm=[675.0]
     )
-    result = superresolve(src, tmp_path / "out.tif", cfg(manifest))
+    result = superresolve(SuperresRequest(src, tmp_path / "out.tif", cfg(manifest)))
     with rasterio.open(src) as a, rasterio.open(result.output) as b:
         assert (b.width, b.height, b.count) == (4 * a.width, 4 * a.height, 1)
         assert b.transform == a.transform * rasterio.Affine.scale(0.25)
@@ -99,8 +104,12 @@ def test_hsv_mode_preserves_hue_and_saturation(manifest, tmp_path):
     lum = texture((36, 36), seed=3)
     rgb = np.stack([1.0 * lum, 0.62 * lum, 0.41 * lum])  # one Mars-like colour, varying light
     src = write_mars_raster(tmp_path / "rgb.tif", rgb.astype("float32"), pixel_size=4.5)
-    out_hsv = superresolve(src, tmp_path / "hsv.tif", cfg(manifest, colour_mode="hsv"))
-    out_pb = superresolve(src, tmp_path / "pb.tif", cfg(manifest, colour_mode="per-band"))
+    out_hsv = superresolve(
+        SuperresRequest(src, tmp_path / "hsv.tif", cfg(manifest, colour_mode="hsv"))
+    )
+    out_pb = superresolve(
+        SuperresRequest(src, tmp_path / "pb.tif", cfg(manifest, colour_mode="per-band"))
+    )
     with rasterio.open(out_hsv.output) as a, rasterio.open(out_pb.output) as b:
         hsv, per_band = a.read(), b.read()
     hue_in, sat_in, _ = rgb_to_hsv(torch.from_numpy(rgb[None]))
@@ -112,7 +121,7 @@ def test_hsv_mode_preserves_hue_and_saturation(manifest, tmp_path):
     # Varying colour: H and S of the output are the bicubically upsampled H and S of the input.
     rgb2 = np.stack([lum, 0.5 * texture((36, 36), seed=4), 0.3 * texture((36, 36), seed=5)])
     src2 = write_mars_raster(tmp_path / "rgb2.tif", rgb2.astype("float32"), pixel_size=4.5)
-    out2 = superresolve(src2, tmp_path / "hsv2.tif", cfg(manifest))
+    out2 = superresolve(SuperresRequest(src2, tmp_path / "hsv2.tif", cfg(manifest)))
     with rasterio.open(out2.output) as a:
         hue2, sat2, _ = rgb_to_hsv(torch.from_numpy(a.read()[None]))
     hue_in2, sat_in2, _ = rgb_to_hsv(torch.from_numpy(rgb2[None]))
@@ -127,7 +136,7 @@ def test_tiled_equals_whole_image_away_from_nodata(manifest, tmp_path):
     data[40:46, 50:58] = np.nan
     src = write_mars_raster(tmp_path / "in.tif", data, pixel_size=4.5, nodata=float("nan"))
     config = cfg(manifest, blending="crop", patch=80, margin=RF)
-    result = superresolve(src, tmp_path / "tiled.tif", config)
+    result = superresolve(SuperresRequest(src, tmp_path / "tiled.tif", config))
     with rasterio.open(result.output) as out:
         tiled = out.read(1)
     loaded = load_generator("tiny-psnr", manifest_path=manifest)
@@ -156,16 +165,16 @@ def test_fidelity_ends_through_the_manifest(manifest):
 def test_bad_inputs(manifest, tmp_path):
     src = write_mars_raster(tmp_path / "in.tif", texture((30, 30)), pixel_size=4.5)
     with pytest.raises(InputError, match="Band 4 was requested"):
-        superresolve(src, tmp_path / "o.tif", cfg(manifest, bands=(4,)))
+        superresolve(SuperresRequest(src, tmp_path / "o.tif", cfg(manifest, bands=(4,))))
     small = write_mars_raster(tmp_path / "small.tif", texture((6, 40)), pixel_size=4.5)
     with pytest.raises(InputError, match="at least 8x8"):
-        superresolve(small, tmp_path / "o.tif", cfg(manifest))
+        superresolve(SuperresRequest(small, tmp_path / "o.tif", cfg(manifest)))
     with pytest.raises(InputError, match="Colour mode"):
         cfg(manifest, colour_mode="rgb")
     with pytest.raises(InputError, match="FIDELITY"):
         cfg(manifest, fidelity=2.0)
     with pytest.raises(ModelNotFoundError, match="available: tiny-gan, tiny-psnr"):
-        superresolve(src, tmp_path / "o.tif", cfg(manifest, model="missing-model"))
+        superresolve(SuperresRequest(src, tmp_path / "o.tif", cfg(manifest, model="missing-model")))
     assert not (tmp_path / "o.tif").exists()
 
 
@@ -179,7 +188,7 @@ def test_non_georeferenced_input_uses_pixel_space(manifest, tmp_path):
             dst.write(texture((20, 24))[None])
     messages = []
     result = superresolve(
-        path, tmp_path / "plain_sr.tif", cfg(manifest), log_message=messages.append
+        SuperresRequest(path, tmp_path / "plain_sr.tif", cfg(manifest)), log=messages.append
     )
     assert not result.georeferenced
     assert any("no georeferencing" in m for m in messages)

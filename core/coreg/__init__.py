@@ -1,7 +1,9 @@
 """Co-registration of CRISM to CTX with arosics (paper 000 Appendix A.1).
 
-    from marsspec.core.coreg import CoregConfig, coregister
-    result = coregister("ctx.tif", "crism.img", "crism_on_ctx.tif", "ctx_cut.tif", "points.gpkg")
+    from marsspec.core.coreg import CoregRequest, coregister
+    result = coregister(
+        CoregRequest("ctx.tif", "crism.img", "crism_on_ctx.tif", "ctx_cut.tif", "points.gpkg")
+    )
 
 Names are resolved lazily: the QGIS plugin imports ``config`` at start-up, and must not pull
 numpy/rasterio/arosics in before an algorithm runs.
@@ -9,7 +11,7 @@ numpy/rasterio/arosics in before an algorithm runs.
 
 from __future__ import annotations
 
-__all__ = ["MATCH_WAVELENGTH_NM", "CoregConfig", "CoregResult", "coregister"]
+__all__ = ["MATCH_WAVELENGTH_NM", "CoregConfig", "CoregRequest", "CoregResult", "coregister"]
 
 
 def __getattr__(name: str):
@@ -17,7 +19,7 @@ def __getattr__(name: str):
         from marsspec.core.coreg import config
 
         return getattr(config, name)
-    if name in ("CoregResult", "coregister"):
+    if name in ("CoregRequest", "CoregResult", "coregister"):
         from marsspec.core.coreg import pipeline
 
         return getattr(pipeline, name)

@@ -93,7 +93,7 @@ def residual_px(output_target: Path, correction, misregistration, step: int = 4)
 def run(args: argparse.Namespace) -> dict[str, float | str]:
     import json
 
-    from marsspec.core.coreg import CoregConfig, coregister
+    from marsspec.core.coreg import CoregConfig, CoregRequest, coregister
 
     with contextlib.ExitStack() as stack:
         if args.keep:
@@ -112,12 +112,14 @@ def run(args: argparse.Namespace) -> dict[str, float | str]:
         )
         start = time.perf_counter()
         result = coregister(
-            scene.files["ctx"],
-            scene.files["crism"],
-            folder / "crism_coreg.tif",
-            folder / "ctx_cut.tif",
-            folder / "tie_points.gpkg",
-            config,
+            CoregRequest(
+                scene.files["ctx"],
+                scene.files["crism"],
+                folder / "crism_coreg.tif",
+                folder / "ctx_cut.tif",
+                folder / "tie_points.gpkg",
+                config,
+            )
         )
         seconds = time.perf_counter() - start
         residual = residual_px(folder / "crism_coreg.tif", result.correction, misregistration)

@@ -61,7 +61,12 @@ class CoregResult:
     seconds: float
     messages: list[str] = field(default_factory=list)
     correction: CorrectionField | None = field(default=None, repr=False)
-    outputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Path] = field(default_factory=dict)  # OUTPUT, OUTPUT_CTX, TIE_POINTS
+
+    @property
+    def events(self) -> list[str]:
+        """The job contract's name for the run's messages."""
+        return self.messages
 
     def summary(self) -> dict[str, float | int | str]:
         skip = {"messages", "correction", "outputs"}
@@ -82,47 +87,68 @@ class CoregResult:
         )
 
 
-def _noop(*_args) -> None:
-    return None
+@dataclass(frozen=True)
+class CoregRequest:
+    """Co-register ``target`` (CRISM) to ``reference`` (CTX): the CRISM bands resampled onto
+    a CTX window (``output``), the matching CTX cut-out (``output_ctx``) and, optionally, the
+    tie points (``output_points``, GeoPackage). Checks itself when made."""
+
+    reference: str | Path
+    target: str | Path
+    output: str | Path
+    output_ctx: str | Path
+    output_points: str | Path | None = None
+    config: CoregConfig = field(default_factory=CoregConfig)
+
+    def __post_init__(self) -> None:
+        self.config.validate()
+        if Path(self.reference).exists() and same_file(self.reference, self.target):
+            raise InputError(
+                f"The CTX reference and the CRISM target are the same file "
+                f"({Path(self.target).name}); give the CRISM product as the target."
+            )
+        self.output_set()
+
+    def output_set(self) -> OutputSet:
+        return OutputSet(
+            {
+                "OUTPUT": self.output,
+                "OUTPUT_CTX": self.output_ctx,
+                "TIE_POINTS": self.output_points,
+            },
+            inputs=[self.reference, self.target],
+            kinds={"OUTPUT": "raster", "OUTPUT_CTX": "raster", "TIE_POINTS": "vector"},
+        )
 
 
 def coregister(
-    reference_path: str | Path,
-    target_path: str | Path,
-    output_target: str | Path,
-    output_reference: str | Path,
-    output_points: str | Path | None = None,
-    config: CoregConfig | None = None,
+    request: CoregRequest,
     *,
-    progress: Callable[[float], None] = _noop,
-    cancel: Callable[[], bool] = lambda: False,
-    log: Callable[[str], None] = _noop,
+    progress: Callable[[float], object] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    log: Callable[[str], object] | None = None,
 ) -> CoregResult:
-    """Co-register ``target_path`` (CRISM) to ``reference_path`` (CTX); see module docstring."""
-    config = config or CoregConfig()
-    config.validate()
+    """Co-register as ``request`` says; see the module docstring."""
+    config = request.config
+    reference_path, target_path = request.reference, request.target
     start = time.perf_counter()
     messages: list[str] = []
 
     def say(text: str) -> None:
         messages.append(text)
-        log(text)
+        if log is not None:
+            log(text)
+
+    def is_cancelled() -> bool:
+        return cancel is not None and bool(cancel())
 
     def stage(fraction: float) -> None:
-        if cancel():
+        if is_cancelled():
             raise CancelledError("Co-registration cancelled; no output was written.")
-        progress(fraction)
+        if progress is not None:
+            progress(fraction)
 
-    if Path(reference_path).exists() and same_file(reference_path, target_path):
-        raise InputError(
-            f"The CTX reference and the CRISM target are the same file "
-            f"({Path(target_path).name}); give the CRISM product as the target."
-        )
-    outputs = OutputSet(
-        {"OUTPUT": output_target, "OUTPUT_CTX": output_reference, "TIE_POINTS": output_points},
-        inputs=[reference_path, target_path],
-        kinds={"OUTPUT": "raster", "OUTPUT_CTX": "raster", "TIE_POINTS": "vector"},
-    )
+    outputs = request.output_set()
 
     stage(0.0)
     reference, target = open_pair(reference_path, target_path, config.allow_non_mars)
@@ -229,8 +255,8 @@ def coregister(
             config.block_rows,
             {**tags, "MARSSPEC_ROLE": "co-registered CRISM (target) on the CTX grid"},
             names,
-            lambda f: progress(0.65 + 0.3 * f),
-            cancel,
+            lambda f: stage(0.65 + 0.3 * f),
+            is_cancelled,
         )
         stage(0.95)
         apply_mod.write_reference_cutout(
@@ -239,17 +265,16 @@ def coregister(
             window,
             config.block_rows,
             {**tags, "MARSSPEC_ROLE": "CTX (reference) cut-out matching the CRISM output"},
-            cancel,
+            is_cancelled,
         )
         if temp_points is not None:
             write_tie_points(temp_points, points, used, reference.crs.to_wkt())
         stage(0.99)
     result.seconds = time.perf_counter() - start
-    result.outputs = {"target": str(output_target), "reference": str(output_reference)}
-    if output_points:
-        result.outputs["points"] = str(output_points)
+    result.outputs = dict(outputs.finals)
     say(f"Co-registration: {result.summary_text()}.")
-    progress(1.0)
+    if progress is not None:
+        progress(1.0)
     return result
 
 

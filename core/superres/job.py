@@ -13,7 +13,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,12 @@ from marsspec.core.errors import InputError
 from marsspec.core.io.mars_crs import check_mars_body
 from marsspec.core.io.opening import open_raster
 from marsspec.core.io.safety import OutputSet
+from marsspec.core.options import COLOUR_MODES
+from marsspec.core.options import SR_BLENDINGS as BLENDINGS
 from marsspec.core.superres.normalise import Normaliser
 
-log = logging.getLogger("marsspec.superres")
+logger = logging.getLogger("marsspec.superres")
 
-COLOUR_MODES = ("hsv", "per-band")
-BLENDINGS = ("gaussian", "crop")
 SCALE = 4
 MIN_SIZE = 8  # LR pixels per side: the 9x9 branch and reflection need some room
 STATS_SIDE = 1024  # robust ranges from a decimated read: bounded memory on any raster
@@ -71,7 +71,27 @@ class SuperresConfig:
 
 
 @dataclass(frozen=True)
+class SuperresRequest:
+    """One super-resolution run: ``input`` -> ``output`` (GeoTIFF, float32, 4x finer pixels)
+    as ``config`` says; checks the paths when made (nothing is read or written)."""
+
+    input: str | os.PathLike[str]
+    output: str | os.PathLike[str]
+    config: SuperresConfig = field(default_factory=SuperresConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.config, SuperresConfig):
+            raise InputError("config must be a SuperresConfig.")
+        self.output_set()
+
+    def output_set(self) -> OutputSet:
+        return OutputSet({"OUTPUT": self.output}, inputs=[self.input])
+
+
+@dataclass(frozen=True)
 class SuperresResult:
+    """``outputs``: OUTPUT -> path; ``events``: what the user should know about the run."""
+
     output: Path
     bands: tuple[int, ...]
     colour_mode: str
@@ -82,6 +102,8 @@ class SuperresResult:
     device: str
     precision: str
     georeferenced: bool
+    outputs: dict[str, Path] = field(default_factory=dict)
+    events: tuple[str, ...] = ()
 
 
 def _choose_bands(count: int, bands: tuple[int, ...] | None, name: str) -> tuple[int, ...]:
@@ -127,27 +149,29 @@ def normalisers_for(data: np.ndarray, colour_mode: str) -> list[Normaliser]:
 
 
 def superresolve(
-    input_path: str | os.PathLike[str],
-    output_path: str | os.PathLike[str],
-    config: SuperresConfig | None = None,
+    request: SuperresRequest,
     *,
     progress: Callable[[float], object] | None = None,
     cancel: Callable[[], bool] | None = None,
-    log_message: Callable[[str], object] | None = None,
+    log: Callable[[str], object] | None = None,
 ) -> SuperresResult:
-    """Super-resolve ``input_path`` 4x into ``output_path`` (GeoTIFF, float32)."""
+    """Super-resolve ``request.input`` 4x into ``request.output``; ``log`` hears each note."""
     from marsspec.core.superres.model import load_generator
     from marsspec.core.superres.predictor import SuperresPredictor
     from marsspec.core.tiling import OutputSpec, TilingConfig, run_tiled
 
-    def say(text: str) -> None:
-        log.info(text)
-        if log_message is not None:
-            log_message(text)
+    events: list[str] = []
 
-    cfg = config or SuperresConfig()
-    source = Path(input_path)
-    outputs = OutputSet({"OUTPUT": output_path}, inputs=[source])
+    def say(text: str) -> None:
+        logger.info(text)
+        events.append(text)
+        if log is not None:
+            log(text)
+
+    cfg = request.config
+    source = Path(request.input)
+    output_path = request.output
+    outputs = request.output_set()
     with open_raster(source) as src:
         bands = _choose_bands(src.count, cfg.bands, source.name)
         if min(src.width, src.height) < MIN_SIZE:
@@ -223,7 +247,7 @@ def superresolve(
             algorithm="marsspec:superresolve",
             progress=progress,
             cancel=cancel,
-            log=log_message,
+            log=log,
             staging=outputs,
         )
     with rasterio.open(result.outputs[0]) as out:
@@ -239,4 +263,6 @@ def superresolve(
         device=result.device,
         precision=result.precision,
         georeferenced=georeferenced,
+        outputs={"OUTPUT": result.outputs[0]},
+        events=(*events, *result.events),
     )

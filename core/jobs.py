@@ -1,0 +1,52 @@
+"""One job contract for every adapter: ``run(request) -> result``.
+
+A request is a frozen dataclass that checks itself when it is made (stride, bands, sizes,
+output paths against the inputs: :mod:`marsspec.core.io.safety`), so a bad parameter fails
+before anything is read or written, in the same words from QGIS and from the command line.
+Progress, cancel and log are plain callables, so neither adapter's feedback type leaks into
+the library. Every result lists its ``outputs`` (name -> path) and its ``events`` (warnings,
+precision choices, out-of-memory steps, fall-backs: what a user should know about the run).
+
+==================  =========================================  =======================
+request             job                                        result
+==================  =========================================  =======================
+PredictRequest      spectral prediction and/or bin confidence  PredictResult
+SuperresRequest     4x super-resolution                        SuperresResult
+CoregRequest        CRISM -> CTX co-registration               CoregResult
+==================  =========================================  =======================
+
+This module imports nothing heavy: the job modules load when a job runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+ProgressCallback = Callable[[float], object]
+CancelCallback = Callable[[], bool]
+LogCallback = Callable[[str], object]
+
+# request class name -> (module, job function)
+JOBS: dict[str, tuple[str, str]] = {
+    "PredictRequest": ("marsspec.core.spectral.job", "predict_spectra"),
+    "SuperresRequest": ("marsspec.core.superres.job", "superresolve"),
+    "CoregRequest": ("marsspec.core.coreg.pipeline", "coregister"),
+}
+
+
+def run(
+    request: Any,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
+    log: LogCallback | None = None,
+) -> Any:
+    """Run the job ``request`` describes; see the table in the module docstring."""
+    name = type(request).__name__
+    if name not in JOBS:
+        raise TypeError(f"{name} is not a job request; use one of {', '.join(JOBS)}.")
+    module, function = JOBS[name]
+    job = getattr(importlib.import_module(module), function)
+    return job(request, progress=progress, cancel=cancel, log=log)
