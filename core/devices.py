@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import torch
 
 from marsspec.core.errors import InputError
+from marsspec.core.options import PRECISIONS
 
 log = logging.getLogger("marsspec.devices")
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 BF16_MIN_SPEEDUP = 1.15
 DEFAULT_BF16_TOLERANCE = 0.02
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

@@ -76,8 +76,7 @@ def predict_spectra_step(out: Path, ctx: Path) -> dict[str, Path]:
         "marsspec:predictspectra",
         "--",
         f"INPUT={ctx}",
-        "MODEL=0",
-        "STRIDE_FACTOR=2",
+        "MODEL=evc-regression",
         f"OUTPUT={evc}",
         f"BROWSE={browse}",
     )
@@ -85,8 +84,8 @@ def predict_spectra_step(out: Path, ctx: Path) -> dict[str, Path]:
         "marsspec:binconfidence",
         "--",
         f"INPUT={ctx}",
-        "MODEL=0",
-        "MEASURE=0",
+        "MODEL=evc-bins20",
+        "MEASURE=max_probability",
         f"CONFIDENCE={conf}",
     )
     return {"evc": evc, "browse": browse, "confidence": conf}

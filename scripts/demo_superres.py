@@ -73,7 +73,7 @@ def demo_superres(scene_dir: Path, out: Path, qgis_process: Callable[..., dict])
         "--",
         f"INPUT={crop}",
         "BANDS=1,2,3",
-        "COLOUR_MODE=0",
+        "COLOUR_MODE=hsv",
         f"OUTPUT={sr}",
     )
     png = _preview(crop, sr, out / "cassis_npb_sr4x_preview.png")

@@ -40,18 +40,17 @@ def simulate(work: Path) -> Path:
 
 def predict_evc(ctx: Path, work: Path, model_id: str) -> Path | None:
     """EVC bands predicted by ``marsspec:predictspectra`` (None when it is not available)."""
-    from marsspec.marsspec_plugin.algorithms.spectral_common import spectral_models
+    from marsspec.core.options import model_ids
 
     executable = os.environ.get("MARSSPEC_QGIS_PROCESS", "/usr/bin/qgis_process.bin")
     out = work / "evc.tif"
-    # MODEL is an enum over the installed models, in predictspectra's order
-    ids = [entry.id for entry in spectral_models("spectra-regression", "spectra-bins")]
-    if model_id not in ids:
+    # MODEL's values are the model ids that predictspectra offers
+    if model_id not in model_ids("predict"):
         print(f"screenshots: {model_id} is not offered by predictspectra", file=sys.stderr)
         return None
     command = [
         executable, "run", "marsspec:predictspectra", "--",
-        f"INPUT={ctx}", f"MODEL={ids.index(model_id)}", f"OUTPUT={out}",
+        f"INPUT={ctx}", f"MODEL={model_id}", f"OUTPUT={out}",
     ]  # fmt: skip
     print("screenshots: " + " ".join(command), flush=True)
     completed = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -7,6 +7,7 @@ GUI can be tested before (and independently of) the bundled ``evc-bins20`` weigh
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -73,16 +74,13 @@ def tiny_bin_model(folder: Path, model_id: str = "test-bins8", n_bins: int = 8) 
 
 
 def model_choice(algorithm_id: str, model_id: str):
-    """The MODEL value that selects ``model_id``: its index when MODEL is an enum of labels."""
+    """The MODEL value that selects ``model_id``: the id itself (MODEL stores model ids)."""
     from qgis.core import QgsApplication
-
-    from marsspec.core.models.manifest import load_manifest
 
     definition = QgsApplication.processingRegistry().algorithmById(algorithm_id)
     definition = definition.parameterDefinition("MODEL")
-    if definition is None or definition.type() != "enum":
-        return model_id
-    return definition.options().index(load_manifest().get(model_id).label)
+    assert definition is None or model_id in definition.options(), model_id
+    return model_id
 
 
 def fast_cpu(algorithm_id: str) -> dict:
@@ -94,5 +92,21 @@ def fast_cpu(algorithm_id: str) -> dict:
     for name, option in (("DEVICE", "cpu"), ("PRECISION", "fp32")):
         definition = algorithm.parameterDefinition(name)
         if definition is not None and option in definition.options():
-            values[name] = definition.options().index(option)
+            values[name] = option
     return values
+
+
+@contextlib.contextmanager
+def provider_with_manifest(provider, manifest: Path):
+    """The provider's algorithms rebuilt as if ``manifest`` were the bundled one (their MODEL
+    lists are read when they are made); the bundled manifest and algorithms come back after."""
+    from marsspec.core.models import manifest as manifest_module
+
+    bundled = manifest_module.MANIFEST_PATH
+    manifest_module.MANIFEST_PATH = Path(manifest)
+    try:
+        provider.refreshAlgorithms()
+        yield provider
+    finally:
+        manifest_module.MANIFEST_PATH = bundled
+        provider.refreshAlgorithms()

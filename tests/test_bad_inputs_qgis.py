@@ -19,7 +19,7 @@ PAIR = ("ctx.tif", "crism.tif")
 
 
 def predict(*params: str) -> tuple[str, ...]:
-    return ("run", "marsspec:predictspectra", "--", "MODEL=0", "DEVICE=1", *params)
+    return ("run", "marsspec:predictspectra", "--", "MODEL=evc-regression", "DEVICE=cpu", *params)
 
 
 def coregister(*params: str) -> tuple[str, ...]:
@@ -44,11 +44,14 @@ CASES = [
     Case("predictspectra-earth-crs",
          predict("INPUT={d}/earth_utm.tif", "OUTPUT={d}/evc.tif"), r"Earth.*ALLOW_NON_MARS",
          ("earth_utm.tif",), ("evc.tif",)),
+    Case("predictspectra-stride-9",  # checked once, by the request: the CLI's words
+         predict("INPUT={d}/ctx.tif", "OUTPUT={d}/evc.tif", "STRIDE_FACTOR=9"), r"stride",
+         ("ctx.tif",), ("evc.tif",)),
     Case("predictspectra-output-folder-missing",
          predict("INPUT={d}/ctx.tif", "OUTPUT={d}/missing/evc.tif"), r"does not exist",
          ("ctx.tif",)),
     Case("binconfidence-output-is-input",
-         ("run", "marsspec:binconfidence", "--", "INPUT={d}/ctx.tif", "MODEL=0",
+         ("run", "marsspec:binconfidence", "--", "INPUT={d}/ctx.tif", "MODEL=evc-bins20",
           "CONFIDENCE={d}/ctx.tif"), r"is the input", ("ctx.tif",)),
     Case("superresolve-output-is-input",
          ("run", "marsspec:superresolve", "--", "INPUT={d}/ctx.tif", "OUTPUT={d}/ctx.tif"),

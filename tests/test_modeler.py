@@ -3,6 +3,7 @@ algorithm is offered to the Modeler and batch mode, and a batch over several inp
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import rasterio
 
 from marsspec.marsspec_plugin.examples import COREGISTER_PREDICT_CONFIDENCE
-from tests.gui_fixtures import ctx_raster, fast_cpu, model_choice
+from tests.gui_fixtures import ctx_raster, fast_cpu, model_choice, provider_with_manifest
 
 CHAIN = ("marsspec:coregistercrism", "marsspec:predictspectra", "marsspec:binconfidence")
 
@@ -54,6 +55,52 @@ def test_example_model_file_loads_and_names_the_chain(marsspec_provider):
         "ctx",
         "crism",
     }
+
+
+def _model_choices() -> dict[str, tuple[object, list[str], str]]:
+    """Per spectral child of the example model: the stored MODEL value, the MODEL options the
+    algorithm offers now, and the model that value selects."""
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingModelAlgorithm
+
+    model = QgsProcessingModelAlgorithm()
+    assert model.fromFile(str(COREGISTER_PREDICT_CONFIDENCE))
+    registry, choices = QgsApplication.processingRegistry(), {}
+    for child in model.childAlgorithms().values():
+        algorithm = registry.algorithmById(child.algorithmId())
+        definition = algorithm.parameterDefinition("MODEL")
+        if definition is None:
+            continue
+        stored = child.parameterSources()["MODEL"][0].staticValue()
+        assert definition.checkValueIsAcceptable(stored), (child.algorithmId(), stored)
+        chosen = algorithm.parameterAsEnumString({"MODEL": stored}, "MODEL", QgsProcessingContext())
+        choices[child.algorithmId()] = (stored, definition.options(), chosen)
+    return choices
+
+
+def test_saved_model_keeps_its_model_when_models_are_added(marsspec_provider, tmp_path):
+    """MODEL stores the model id: a model sorted before the saved one (which moves every index
+    after it) changes nothing in a saved model."""
+    from marsspec.core.models.manifest import MANIFEST_PATH
+
+    _require("marsspec:predictspectra", "marsspec:binconfidence")
+    before = _model_choices()
+    assert {chosen for _, _, chosen in before.values()} == {"evc-bins20"}
+    data = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+    bins = next(m for m in data["models"] if m["id"] == "evc-bins20")
+    data["models"].insert(0, {**bins, "id": "aaa-bins20", "title": "Another bin model"})
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    with provider_with_manifest(marsspec_provider, manifest):
+        after = _model_choices()
+    assert after.keys() == before.keys()
+    for algorithm_id, (stored, options, chosen) in after.items():
+        old_options = before[algorithm_id][1]
+        assert "aaa-bins20" in options and "aaa-bins20" not in old_options
+        # the index the saved model would have held now points at another model...
+        assert options.index("evc-bins20") != old_options.index("evc-bins20")
+        # ...but the stored id still selects the same one
+        assert stored == before[algorithm_id][0] == chosen == "evc-bins20"
+    assert _model_choices() == before  # the bundled list is back
 
 
 @pytest.mark.slow

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from marsspec.core.errors import InputError
+from marsspec.core.options import RECONSTRUCTIONS
 
 SPACINGS = ("uniform", "sid")
-RECONSTRUCTIONS = ("weighted", "argmax")
 SID_POWER = 2.0
 
 

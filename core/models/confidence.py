@@ -15,8 +15,8 @@ import math
 import torch
 
 from marsspec.core.errors import InputError
+from marsspec.core.options import MEASURES
 
-MEASURES = ("max_probability", "entropy", "multimodal")
 MODE_FRACTION = 0.25  # a secondary peak counts as a mode if >= 25 % of the highest peak
 MODE_FLOOR = 0.05  # ...and holds at least 5 % probability
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from marsspec.core.errors import InputError
+from marsspec.core.options import NORMALISATIONS as MODES
 
-MODES = ("image", "global", "patch")
 CLIP_PERCENT = 0.01
 HIST_BINS = 1 << 16
 

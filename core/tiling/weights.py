@@ -25,8 +25,8 @@ import math
 import numpy as np
 
 from marsspec.core.errors import InputError
+from marsspec.core.options import BLENDINGS
 
-BLENDINGS = ("gaussian", "mean")
 PAPER_SIGMA = math.sqrt(0.5)
 DEFAULT_SIGMA = 0.35
 DEFAULT_FLOOR = 1e-4

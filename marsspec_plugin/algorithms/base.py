@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 from qgis.core import (
@@ -12,12 +13,34 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
+from marsspec.core import options
 from marsspec.core.dependencies import missing_message, missing_requirements
 from marsspec.core.errors import MarsspecError, user_message
 from marsspec.marsspec_plugin.resources import icon
+
+
+def models_help(job: str, *, html: bool = True, stride: bool = True) -> str:
+    """The models offered for ``job`` with their labels, for the help: MODEL lists only ids
+    (static strings are shown as they are stored)."""
+    try:
+        models = options.model_options(job)
+    except Exception:  # a broken manifest must not break the help; running reports it
+        return ""
+    lines = [
+        f"{m.id}: {m.label}"
+        + (f"; stride factor {m.default_stride_factor} by default" if stride else "")
+        for m in models
+    ]
+    if not lines:
+        return ""
+    if html:
+        items = "".join(f"<li>{line}</li>" for line in lines)
+        return f"<p><b>Models</b> (MODEL values):</p><ul>{items}</ul>"
+    return "\n\nModels (MODEL values):\n" + "\n".join(f"- {line}" for line in lines)
 
 
 class MarsspecAlgorithm(QgsProcessingAlgorithm):
@@ -113,3 +136,33 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
 
     def allow_non_mars(self, parameters, context: QgsProcessingContext) -> bool:
         return self.parameterAsBool(parameters, self.ALLOW_NON_MARS, context)
+
+    def add_choice(
+        self,
+        name: str,
+        label: str,
+        options: Sequence[str],
+        default: str | None = None,
+        *,
+        advanced: bool = False,
+        help_text: str = "",
+    ) -> None:
+        """An enum whose value is the option string itself (QGIS >= 3.18 static strings), not
+        its index: saved models and scripts keep their choice when options are added or
+        reordered, and ``qgis_process`` takes ``DEVICE=cpu``. The default is the first option."""
+        param = QgsProcessingParameterEnum(
+            name,
+            self.tr(label),
+            options=list(options),
+            defaultValue=options[0] if default is None else default,
+            usesStaticStrings=True,
+        )
+        if advanced:
+            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        if help_text:
+            param.setHelp(help_text)
+        self.addParameter(param)
+
+    def choice(self, parameters, name: str, context: QgsProcessingContext) -> str:
+        """The option string chosen for an enum made by :meth:`add_choice`."""
+        return self.parameterAsEnumString(parameters, name, context)

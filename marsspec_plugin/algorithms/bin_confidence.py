@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination
+from qgis.core import QgsProcessingParameterRasterDestination
 
-from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm
-from marsspec.marsspec_plugin.algorithms.spectral_common import (
-    HELP_COMMON,
-    MEASURES,
-    add_input_parameters,
-    common_request_kwargs,
-    spectral_models,
+from marsspec.core.options import MEASURES
+from marsspec.marsspec_plugin.algorithms.spectral_common import HELP_COMMON, SpectralAlgorithm
+from marsspec.marsspec_plugin.feedback import (
+    cancel_callback,
+    progress_callback,
+    warning_callback,
 )
-from marsspec.marsspec_plugin.feedback import cancel_callback, progress_callback
 from marsspec.marsspec_plugin.styling import style_output_on_load
 
 
-class BinConfidenceAlgorithm(MarsspecAlgorithm):
+class BinConfidenceAlgorithm(SpectralAlgorithm):
+    CONFIDENCE = "CONFIDENCE"
     NAME = "binconfidence"
     DISPLAY_NAME = "Per-pixel bin confidence"
-    GROUP_ID = "spectral"
-    GROUP = "Spectral prediction"
-    REQUIRED_MODULES = ("torch", "segmentation_models_pytorch", "safetensors", "rasterio")
+    JOB = "confidence"
     FEATURE = "Bin confidence"
     HELP = (
         "<p>Runs a bin classification model (e.g. evc-bins20) on a CTX image and writes, for "
@@ -35,30 +32,26 @@ class BinConfidenceAlgorithm(MarsspecAlgorithm):
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.models = spectral_models("spectra-bins")
-        add_input_parameters(self, self.models)
+        self.add_input_parameters()
+        self.add_choice(self.MEASURE, "Measure", MEASURES)
         self.addParameter(
-            QgsProcessingParameterEnum(
-                "MEASURE", self.tr("Measure"), list(MEASURES), defaultValue=0
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterRasterDestination("CONFIDENCE", self.tr("Confidence"))
+            QgsProcessingParameterRasterDestination(self.CONFIDENCE, self.tr("Confidence"))
         )
 
     def execute(self, parameters, context, feedback):
-        from marsspec.core.spectral import PredictRequest, predict_spectra
+        from marsspec.core.jobs import run as run_job
+        from marsspec.core.spectral import PredictRequest
 
-        kwargs = common_request_kwargs(self, parameters, context, self.models)
-        confidence = self.parameterAsOutputLayer(parameters, "CONFIDENCE", context)
-        measure = MEASURES[self.parameterAsEnum(parameters, "MEASURE", context)]
-        result = predict_spectra(
+        kwargs = self.request_kwargs(parameters, context)
+        confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
+        measure = self.choice(parameters, self.MEASURE, context)
+        result = run_job(
             PredictRequest(
                 output=None, confidence=confidence, confidence_measure=measure, **kwargs
             ),
             progress=progress_callback(feedback),
             cancel=cancel_callback(feedback),
-            warn=feedback.reportError,
+            log=warning_callback(feedback),
         )
         style_output_on_load(context, confidence, "confidence")
-        return {"CONFIDENCE": str(result.outputs["CONFIDENCE"])}
+        return {self.CONFIDENCE: str(result.outputs["CONFIDENCE"])}

@@ -14,6 +14,9 @@ from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm
 
 
 class CheckDependenciesAlgorithm(MarsspecAlgorithm):
+    MISSING = "MISSING"
+    INSTALL_COMMAND = "INSTALL_COMMAND"
+    PYTHON = "PYTHON"
     NAME = "checkdependencies"
     DISPLAY_NAME = "Check marsspec dependencies"
     HELP = (
@@ -24,9 +27,9 @@ class CheckDependenciesAlgorithm(MarsspecAlgorithm):
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addOutput(QgsProcessingOutputString("MISSING", self.tr("Missing packages")))
-        self.addOutput(QgsProcessingOutputString("INSTALL_COMMAND", self.tr("Install command")))
-        self.addOutput(QgsProcessingOutputString("PYTHON", self.tr("QGIS's Python")))
+        self.addOutput(QgsProcessingOutputString(self.MISSING, self.tr("Missing packages")))
+        self.addOutput(QgsProcessingOutputString(self.INSTALL_COMMAND, self.tr("Install command")))
+        self.addOutput(QgsProcessingOutputString(self.PYTHON, self.tr("QGIS's Python")))
 
     def execute(self, parameters, context, feedback):
         missing = missing_requirements([requirement.module for requirement in ALL_OPTIONAL])
@@ -39,7 +42,7 @@ class CheckDependenciesAlgorithm(MarsspecAlgorithm):
         else:
             feedback.pushInfo("All optional packages are installed.")
         return {
-            "MISSING": ",".join(requirement.spec for requirement in missing),
-            "INSTALL_COMMAND": command,
-            "PYTHON": python_executable(),
+            self.MISSING: ",".join(requirement.spec for requirement in missing),
+            self.INSTALL_COMMAND: command,
+            self.PYTHON: python_executable(),
         }

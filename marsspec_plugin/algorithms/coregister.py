@@ -46,6 +46,18 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
     OUTPUT = "OUTPUT"
     OUTPUT_CTX = "OUTPUT_CTX"
     OUTPUT_POINTS = "OUTPUT_POINTS"
+    GLOBAL_SHIFT_X_M = "GLOBAL_SHIFT_X_M"
+    GLOBAL_SHIFT_Y_M = "GLOBAL_SHIFT_Y_M"
+    GLOBAL_SHIFT_X_PX = "GLOBAL_SHIFT_X_PX"
+    GLOBAL_SHIFT_Y_PX = "GLOBAL_SHIFT_Y_PX"
+    VALID_POINTS = "VALID_POINTS"
+    USED_POINTS = "USED_POINTS"
+    MEAN_SHIFT_M = "MEAN_SHIFT_M"
+    MEDIAN_SHIFT_M = "MEDIAN_SHIFT_M"
+    SSIM_BEFORE = "SSIM_BEFORE"
+    SSIM_AFTER = "SSIM_AFTER"
+    METHOD = "METHOD"
+    SUMMARY = "SUMMARY"
 
     NAME = "coregistercrism"
     DISPLAY_NAME = "Co-register CRISM to CTX (arosics)"
@@ -140,23 +152,24 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
         )
         self.add_allow_non_mars()
         for key, label in (
-            ("GLOBAL_SHIFT_X_M", "Global shift X (m)"),
-            ("GLOBAL_SHIFT_Y_M", "Global shift Y (m)"),
-            ("GLOBAL_SHIFT_X_PX", "Global shift X (CRISM px)"),
-            ("GLOBAL_SHIFT_Y_PX", "Global shift Y (CRISM px)"),
-            ("VALID_POINTS", "Valid tie points"),
-            ("USED_POINTS", "Tie points used"),
-            ("MEAN_SHIFT_M", "Mean shift (m)"),
-            ("MEDIAN_SHIFT_M", "Median shift (m)"),
-            ("SSIM_BEFORE", "SSIM before"),
-            ("SSIM_AFTER", "SSIM after"),
+            (self.GLOBAL_SHIFT_X_M, "Global shift X (m)"),
+            (self.GLOBAL_SHIFT_Y_M, "Global shift Y (m)"),
+            (self.GLOBAL_SHIFT_X_PX, "Global shift X (CRISM px)"),
+            (self.GLOBAL_SHIFT_Y_PX, "Global shift Y (CRISM px)"),
+            (self.VALID_POINTS, "Valid tie points"),
+            (self.USED_POINTS, "Tie points used"),
+            (self.MEAN_SHIFT_M, "Mean shift (m)"),
+            (self.MEDIAN_SHIFT_M, "Median shift (m)"),
+            (self.SSIM_BEFORE, "SSIM before"),
+            (self.SSIM_AFTER, "SSIM after"),
         ):
             self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
-        self.addOutput(QgsProcessingOutputString("METHOD", self.tr("Correction (local/global)")))
-        self.addOutput(QgsProcessingOutputString("SUMMARY", self.tr("Summary")))
+        self.addOutput(QgsProcessingOutputString(self.METHOD, self.tr("Correction (local/global)")))
+        self.addOutput(QgsProcessingOutputString(self.SUMMARY, self.tr("Summary")))
 
     def execute(self, parameters, context, feedback):
-        from marsspec.core.coreg import coregister
+        from marsspec.core.coreg import CoregRequest
+        from marsspec.core.jobs import run as run_job
 
         reference = self.raster_path(parameters, self.REFERENCE, context)
         target = self.raster_path(parameters, self.TARGET, context)
@@ -177,13 +190,8 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
         points = self.parameterAsOutputLayer(parameters, self.OUTPUT_POINTS, context)
         if not points.lower().endswith(".gpkg"):
             points = str(Path(points).with_suffix(".gpkg"))
-        result = coregister(
-            reference,
-            target,
-            out,
-            out_ctx,
-            points,
-            config,
+        result = run_job(
+            CoregRequest(reference, target, out, out_ctx, points, config),
             progress=progress_callback(feedback),
             cancel=cancel_callback(feedback),
             log=log_callback(feedback),
@@ -197,16 +205,16 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
             self.OUTPUT: out,
             self.OUTPUT_CTX: out_ctx,
             self.OUTPUT_POINTS: points,
-            "GLOBAL_SHIFT_X_M": s.get("global_shift_x_m"),
-            "GLOBAL_SHIFT_Y_M": s.get("global_shift_y_m"),
-            "GLOBAL_SHIFT_X_PX": s.get("global_shift_x_px"),
-            "GLOBAL_SHIFT_Y_PX": s.get("global_shift_y_px"),
-            "VALID_POINTS": result.valid_points,
-            "USED_POINTS": result.used_points,
-            "MEAN_SHIFT_M": result.mean_shift_m,
-            "MEDIAN_SHIFT_M": result.median_shift_m,
-            "SSIM_BEFORE": result.ssim_before,
-            "SSIM_AFTER": result.ssim_after,
-            "METHOD": result.method,
-            "SUMMARY": result.summary_text(),
+            self.GLOBAL_SHIFT_X_M: s.get("global_shift_x_m"),
+            self.GLOBAL_SHIFT_Y_M: s.get("global_shift_y_m"),
+            self.GLOBAL_SHIFT_X_PX: s.get("global_shift_x_px"),
+            self.GLOBAL_SHIFT_Y_PX: s.get("global_shift_y_px"),
+            self.VALID_POINTS: result.valid_points,
+            self.USED_POINTS: result.used_points,
+            self.MEAN_SHIFT_M: result.mean_shift_m,
+            self.MEDIAN_SHIFT_M: result.median_shift_m,
+            self.SSIM_BEFORE: result.ssim_before,
+            self.SSIM_AFTER: result.ssim_after,
+            self.METHOD: result.method,
+            self.SUMMARY: result.summary_text(),
         }

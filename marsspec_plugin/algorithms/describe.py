@@ -18,6 +18,14 @@ from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm
 class DescribeAlgorithm(MarsspecAlgorithm):
     INPUT = "INPUT"
     OUTPUT = "OUTPUT"
+    WIDTH = "WIDTH"
+    HEIGHT = "HEIGHT"
+    BAND_COUNT = "BAND_COUNT"
+    PIXEL_SIZE_X = "PIXEL_SIZE_X"
+    PIXEL_SIZE_Y = "PIXEL_SIZE_Y"
+    CRS_BODY = "CRS_BODY"
+    CRS_NAME = "CRS_NAME"
+    REPORT = "REPORT"
     NAME = "describe"
     DISPLAY_NAME = "Describe raster (size, Mars CRS, bands, wavelengths)"
     HELP = (
@@ -39,17 +47,17 @@ class DescribeAlgorithm(MarsspecAlgorithm):
             )
         )
         for key, label in (
-            ("WIDTH", "Width (px)"),
-            ("HEIGHT", "Height (px)"),
-            ("BAND_COUNT", "Band count"),
-            ("PIXEL_SIZE_X", "Pixel size X"),
-            ("PIXEL_SIZE_Y", "Pixel size Y"),
+            (self.WIDTH, "Width (px)"),
+            (self.HEIGHT, "Height (px)"),
+            (self.BAND_COUNT, "Band count"),
+            (self.PIXEL_SIZE_X, "Pixel size X"),
+            (self.PIXEL_SIZE_Y, "Pixel size Y"),
         ):
             self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
         for key, label in (
-            ("CRS_BODY", "Planetary body of the CRS"),
-            ("CRS_NAME", "CRS name"),
-            ("REPORT", "Report"),
+            (self.CRS_BODY, "Planetary body of the CRS"),
+            (self.CRS_NAME, "CRS name"),
+            (self.REPORT, "Report"),
         ):
             self.addOutput(QgsProcessingOutputString(key, self.tr(label)))
 
@@ -63,14 +71,14 @@ class DescribeAlgorithm(MarsspecAlgorithm):
         for line in report.splitlines():
             feedback.pushInfo(line)
         results = {
-            "WIDTH": description.width,
-            "HEIGHT": description.height,
-            "BAND_COUNT": description.band_count,
-            "PIXEL_SIZE_X": description.pixel_size[0] if description.pixel_size else None,
-            "PIXEL_SIZE_Y": description.pixel_size[1] if description.pixel_size else None,
-            "CRS_BODY": description.crs_body,
-            "CRS_NAME": description.crs_name,
-            "REPORT": report,
+            self.WIDTH: description.width,
+            self.HEIGHT: description.height,
+            self.BAND_COUNT: description.band_count,
+            self.PIXEL_SIZE_X: description.pixel_size[0] if description.pixel_size else None,
+            self.PIXEL_SIZE_Y: description.pixel_size[1] if description.pixel_size else None,
+            self.CRS_BODY: description.crs_body,
+            self.CRS_NAME: description.crs_name,
+            self.REPORT: report,
         }
         destination = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         if destination:

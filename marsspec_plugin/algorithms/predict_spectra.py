@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from qgis.core import (
-    QgsProcessingParameterDefinition,
-    QgsProcessingParameterEnum,
-    QgsProcessingParameterRasterDestination,
-)
+from qgis.core import QgsProcessingParameterRasterDestination
 
-from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm
-from marsspec.marsspec_plugin.algorithms.spectral_common import (
-    HELP_COMMON,
-    MEASURES,
-    add_input_parameters,
-    common_request_kwargs,
-    spectral_models,
+from marsspec.core.options import MEASURES
+from marsspec.marsspec_plugin.algorithms.spectral_common import HELP_COMMON, SpectralAlgorithm
+from marsspec.marsspec_plugin.feedback import (
+    cancel_callback,
+    log_callback,
+    progress_callback,
+    warning_callback,
 )
-from marsspec.marsspec_plugin.feedback import cancel_callback, log_callback, progress_callback
 from marsspec.marsspec_plugin.styling import style_output_on_load
 
 
-class PredictSpectraAlgorithm(MarsspecAlgorithm):
+class PredictSpectraAlgorithm(SpectralAlgorithm):
+    OUTPUT = "OUTPUT"
+    BROWSE = "BROWSE"
+    CONFIDENCE = "CONFIDENCE"
     NAME = "predictspectra"
     DISPLAY_NAME = "Predict spectra (EVC/FC) from CTX"
-    GROUP_ID = "spectral"
-    GROUP = "Spectral prediction"
-    REQUIRED_MODULES = ("torch", "segmentation_models_pytorch", "safetensors", "rasterio")
+    JOB = "predict"
     FEATURE = "Spectral prediction"
     HELP = (
         "<p>Predicts CRISM bands pixel by pixel from a greyscale CTX image: enhanced visible "
@@ -39,19 +35,14 @@ class PredictSpectraAlgorithm(MarsspecAlgorithm):
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.models = spectral_models("spectra-regression", "spectra-bins")
-        add_input_parameters(self, self.models)
-        measure = QgsProcessingParameterEnum(
-            "MEASURE", self.tr("Confidence measure (bin models)"), list(MEASURES), defaultValue=0
-        )
-        measure.setFlags(measure.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(measure)
+        self.add_input_parameters()
+        self.add_choice(self.MEASURE, "Confidence measure (bin models)", MEASURES, advanced=True)
         self.addParameter(
-            QgsProcessingParameterRasterDestination("OUTPUT", self.tr("Predicted bands"))
+            QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Predicted bands"))
         )
         self.addParameter(
             QgsProcessingParameterRasterDestination(
-                "BROWSE",
+                self.BROWSE,
                 self.tr("Browse image (RGB, 3-sigma)"),
                 optional=True,
                 createByDefault=False,
@@ -59,7 +50,7 @@ class PredictSpectraAlgorithm(MarsspecAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterRasterDestination(
-                "CONFIDENCE",
+                self.CONFIDENCE,
                 self.tr("Confidence (bin models)"),
                 optional=True,
                 createByDefault=False,
@@ -67,14 +58,15 @@ class PredictSpectraAlgorithm(MarsspecAlgorithm):
         )
 
     def execute(self, parameters, context, feedback):
-        from marsspec.core.spectral import PredictRequest, predict_spectra
+        from marsspec.core.jobs import run as run_job
+        from marsspec.core.spectral import PredictRequest
 
-        kwargs = common_request_kwargs(self, parameters, context, self.models)
-        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        browse = self.parameterAsOutputLayer(parameters, "BROWSE", context) or None
-        confidence = self.parameterAsOutputLayer(parameters, "CONFIDENCE", context) or None
-        measure = MEASURES[self.parameterAsEnum(parameters, "MEASURE", context)]
-        result = predict_spectra(
+        kwargs = self.request_kwargs(parameters, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        browse = self.parameterAsOutputLayer(parameters, self.BROWSE, context) or None
+        confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
+        measure = self.choice(parameters, self.MEASURE, context)
+        result = run_job(
             PredictRequest(
                 output=output,
                 browse=browse,
@@ -84,7 +76,7 @@ class PredictSpectraAlgorithm(MarsspecAlgorithm):
             ),
             progress=progress_callback(feedback),
             cancel=cancel_callback(feedback),
-            warn=feedback.reportError,
+            log=warning_callback(feedback),
         )
         log = log_callback(feedback)
         log(

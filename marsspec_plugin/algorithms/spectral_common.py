@@ -1,29 +1,26 @@
-"""Shared parameters, help text and layer styling of the spectral algorithms."""
+"""What the spectral algorithms share: parameter names, the CTX, model, tiling and device
+parameters, the PredictRequest fields they map to, and the help text."""
 
 from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingParameterBand,
-    QgsProcessingParameterDefinition,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
 )
 
-BLENDINGS = ("gaussian", "mean")
-NORMALISATIONS = ("image", "global", "patch")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-MEASURES = ("max_probability", "entropy", "multimodal")
+from marsspec.core import options
+from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm, models_help
 
 HELP_COMMON = (
     "<p><b>Parameters.</b> INPUT: a CTX image (I/F or DN; any GDAL format). BAND: the CTX "
     "band, needed only for multi-band rasters. DEM: the scene's heights, only for a model "
     "trained with a DEM channel (any Mars projection and resolution; warped bilinearly onto "
     "the CTX grid and z-scored per image); the bundled models read CTX alone. MODEL: a "
-    "bundled model (product and task in the label). STRIDE_FACTOR s: patches of edge d are "
-    "evaluated at stride d/s and blended "
-    "(paper §3.3; s = 2 with Gaussian weights is the paper's choice; s^2 times the work). "
+    "model id from the manifest (listed below; saved models and scripts store the id). "
+    "STRIDE_FACTOR s (1-4): patches of edge d are evaluated at stride d/s and blended "
+    "(paper §3.3; s = 2 with Gaussian weights is the paper's choice; s^2 times the work); "
+    "left empty, the model's own default from its manifest entry applies. "
     "BLENDING: gaussian (Eq. 3) or mean (Eq. 2). NORMALISATION: image (default; "
     "statistics of the whole input after a 0.01 % percentile clip, output in normalised "
     "units), global (Table A1 dataset statistics; output converted back to I/F), patch "
@@ -46,73 +43,91 @@ HELP_COMMON = (
 )
 
 
-def spectral_models(*tasks: str):
-    """Manifest entries for the enum (never imports torch)."""
-    from marsspec.core.models.manifest import load_manifest
+class SpectralAlgorithm(MarsspecAlgorithm):
+    """Base of predictspectra and binconfidence: a CTX input, a model of ``JOB``'s tasks and
+    the tiling, normalisation and device choices, mapped onto PredictRequest fields."""
 
-    try:
-        entries = load_manifest().by_task(*tasks)
-    except Exception:  # a broken manifest must not break the toolbox
-        return ()
-    # regression first (the everyday choice), then by product and id: a stable enum order
-    return tuple(sorted(entries, key=lambda e: (e.task != "spectra-regression", e.product, e.id)))
+    INPUT = "INPUT"
+    BAND = "BAND"
+    DEM = "DEM"
+    MODEL = "MODEL"
+    STRIDE_FACTOR = "STRIDE_FACTOR"
+    BLENDING = "BLENDING"
+    NORMALISATION = "NORMALISATION"
+    DEVICE = "DEVICE"
+    PRECISION = "PRECISION"
+    MEASURE = "MEASURE"
 
+    JOB = "predict"  # key of core.options.MODEL_TASKS: which models MODEL offers
+    GROUP_ID = "spectral"
+    GROUP = "Spectral prediction"
+    REQUIRED_MODULES = ("torch", "segmentation_models_pytorch", "safetensors", "rasterio")
 
-def add_input_parameters(alg, models) -> None:
-    alg.addParameter(QgsProcessingParameterRasterLayer("INPUT", alg.tr("CTX raster")))
-    alg.addParameter(
-        QgsProcessingParameterBand(
-            "BAND", alg.tr("CTX band (multi-band rasters only)"), None, "INPUT", optional=True
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return super().shortHelpString() + models_help(self.JOB)
+
+    def add_input_parameters(self) -> None:
+        ids = options.model_ids(self.JOB)
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("CTX raster")))
+        self.addParameter(
+            QgsProcessingParameterBand(
+                self.BAND,
+                self.tr("CTX band (multi-band rasters only)"),
+                None,
+                self.INPUT,
+                optional=True,
+            )
         )
-    )
-    alg.addParameter(
-        QgsProcessingParameterRasterLayer(
-            "DEM", alg.tr("DEM (only for models with a DEM channel)"), optional=True
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(
+                self.DEM, self.tr("DEM (only for models with a DEM channel)"), optional=True
+            )
         )
-    )
-    labels = [e.label for e in models] or ["(no model installed)"]
-    alg.addParameter(QgsProcessingParameterEnum("MODEL", alg.tr("Model"), labels, defaultValue=0))
-    stride = QgsProcessingParameterNumber(
-        "STRIDE_FACTOR",
-        alg.tr("Stride factor s (stride = patch / s)"),
-        QgsProcessingParameterNumber.Integer,
-        2,
-        minValue=1,
-        maxValue=4,
-    )
-    alg.addParameter(stride)
-    for key, label, options in (
-        ("BLENDING", "Blending of overlapping patches", BLENDINGS),
-        ("NORMALISATION", "Normalisation", NORMALISATIONS),
-        ("DEVICE", "Device", DEVICES),
-        ("PRECISION", "Precision", PRECISIONS),
-    ):
-        param = QgsProcessingParameterEnum(key, alg.tr(label), list(options), defaultValue=0)
-        if key in ("DEVICE", "PRECISION"):
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        alg.addParameter(param)
-    alg.add_allow_non_mars()
+        self.add_choice(
+            self.MODEL,
+            "Model",
+            ids,
+            options.default_model(self.JOB, ids),
+            help_text=models_help(self.JOB, html=False).strip(),
+        )
+        # no default and no range here: empty means the model's manifest default, and the
+        # request checks the value (one check, one message, from QGIS and the command line)
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.STRIDE_FACTOR,
+                self.tr("Stride factor s, 1-4 (stride = patch / s; empty = the model's default)"),
+                QgsProcessingParameterNumber.Integer,
+                optional=True,
+            )
+        )
+        self.add_choice(self.BLENDING, "Blending of overlapping patches", options.BLENDINGS)
+        self.add_choice(self.NORMALISATION, "Normalisation", options.NORMALISATIONS)
+        self.add_choice(self.DEVICE, "Device", options.DEVICES, advanced=True)
+        self.add_choice(self.PRECISION, "Precision", options.PRECISIONS, advanced=True)
+        self.add_allow_non_mars()
 
+    def stride_factor(self, parameters, context) -> int | None:
+        """None when left empty: the job then takes the model's ``default_stride_factor``."""
+        value = parameters.get(self.STRIDE_FACTOR)
+        if value is None or value == "" or getattr(value, "isNull", lambda: False)():
+            return None
+        return self.parameterAsInt(parameters, self.STRIDE_FACTOR, context)
 
-def common_request_kwargs(alg, parameters, context, models) -> dict:
-    from marsspec.core.errors import InputError
-
-    if not models:
-        raise InputError("No spectral model is installed; reinstall the plugin.")
-    index = alg.parameterAsEnum(parameters, "MODEL", context)
-    if not 0 <= index < len(models):
-        raise InputError(f"MODEL index {index} is out of range 0..{len(models) - 1}.")
-    band = alg.parameterAsInt(parameters, "BAND", context) if parameters.get("BAND") else 0
-    dem = alg.raster_path(parameters, "DEM", context) if parameters.get("DEM") else None
-    return {
-        "dem": dem,
-        "input": alg.raster_path(parameters, "INPUT", context),
-        "band": band or None,
-        "model": models[index].id,
-        "stride_factor": alg.parameterAsInt(parameters, "STRIDE_FACTOR", context),
-        "blending": BLENDINGS[alg.parameterAsEnum(parameters, "BLENDING", context)],
-        "normalisation": NORMALISATIONS[alg.parameterAsEnum(parameters, "NORMALISATION", context)],
-        "device": DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)],
-        "precision": PRECISIONS[alg.parameterAsEnum(parameters, "PRECISION", context)],
-        "allow_non_mars": alg.allow_non_mars(parameters, context),
-    }
+    def request_kwargs(self, parameters, context) -> dict:
+        """The PredictRequest fields both spectral algorithms take from their parameters."""
+        band = (
+            self.parameterAsInt(parameters, self.BAND, context) if parameters.get(self.BAND) else 0
+        )
+        dem = self.raster_path(parameters, self.DEM, context) if parameters.get(self.DEM) else None
+        return {
+            "dem": dem,
+            "input": self.raster_path(parameters, self.INPUT, context),
+            "band": band or None,
+            "model": self.choice(parameters, self.MODEL, context),
+            "stride_factor": self.stride_factor(parameters, context),
+            "blending": self.choice(parameters, self.BLENDING, context),
+            "normalisation": self.choice(parameters, self.NORMALISATION, context),
+            "device": self.choice(parameters, self.DEVICE, context),
+            "precision": self.choice(parameters, self.PRECISION, context),
+            "allow_non_mars": self.allow_non_mars(parameters, context),
+        }

@@ -4,35 +4,15 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingParameterBand,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
 
-from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm
+from marsspec.core import options
+from marsspec.marsspec_plugin.algorithms.base import MarsspecAlgorithm, models_help
 from marsspec.marsspec_plugin.feedback import cancel_callback, log_callback, progress_callback
 from marsspec.marsspec_plugin.styling import style_output_on_load
-
-COLOUR_MODES = ("hsv", "per-band")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-FALLBACK_MODELS = ("marsgan-psnr", "marsgan-gan")
-
-
-def _sr_models() -> tuple[str, ...]:
-    """Super-resolution model ids in the bundled manifest (reading it needs no torch)."""
-    try:
-        from marsspec.core.models.manifest import load_manifest
-
-        entries = load_manifest().by_task("superres")
-        # The PSNR-oriented model first: the default must not invent texture.
-        ids = tuple(
-            e.id for e in sorted(entries, key=lambda e: (e.extra.get("sr_flavour") != "psnr", e.id))
-        )
-    except Exception:  # a broken manifest must not hide the algorithm; running reports it
-        ids = ()
-    return ids or FALLBACK_MODELS
 
 
 class SuperresolveAlgorithm(MarsspecAlgorithm):
@@ -72,8 +52,11 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
         "used. Treat fine detail as an enhancement, not a measurement."
     )
 
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return super().shortHelpString() + models_help("superres", html=False, stride=False)
+
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.models = _sr_models()
+        models = options.model_ids("superres")
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster")))
         self.addParameter(
             QgsProcessingParameterBand(
@@ -84,15 +67,13 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
                 optional=True,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                self.COLOUR_MODE, self.tr("Colour mode"), options=list(COLOUR_MODES), defaultValue=0
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                self.MODEL, self.tr("Model"), options=list(self.models), defaultValue=0
-            )
+        self.add_choice(self.COLOUR_MODE, "Colour mode", options.COLOUR_MODES)
+        self.add_choice(
+            self.MODEL,
+            "Model",
+            models,
+            options.default_model("superres", models),
+            help_text=models_help("superres", html=False, stride=False).strip(),
         )
         self.addParameter(
             QgsProcessingParameterNumber(
@@ -104,16 +85,8 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
                 optional=True,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                self.DEVICE, self.tr("Device"), options=list(DEVICES), defaultValue=0
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                self.PRECISION, self.tr("Precision"), options=list(PRECISIONS), defaultValue=0
-            )
-        )
+        self.add_choice(self.DEVICE, "Device", options.DEVICES)
+        self.add_choice(self.PRECISION, "Precision", options.PRECISIONS)
         self.addParameter(
             QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Super-resolved raster"))
         )
@@ -133,7 +106,8 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
         return tuple(self.parameterAsInts(parameters, self.BANDS, context)) or None
 
     def execute(self, parameters, context, feedback):
-        from marsspec.core.superres.job import SuperresConfig, superresolve
+        from marsspec.core.jobs import run as run_job
+        from marsspec.core.superres.job import SuperresConfig, SuperresRequest
 
         path = self.raster_path(parameters, self.INPUT, context)
         bands = self._bands(parameters, context)
@@ -145,21 +119,19 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
         )
         config = SuperresConfig(
             bands=bands,
-            colour_mode=COLOUR_MODES[self.parameterAsEnum(parameters, self.COLOUR_MODE, context)],
-            model=self.models[self.parameterAsEnum(parameters, self.MODEL, context)],
+            colour_mode=self.choice(parameters, self.COLOUR_MODE, context),
+            model=self.choice(parameters, self.MODEL, context),
             fidelity=fidelity,
-            device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+            device=self.choice(parameters, self.DEVICE, context),
+            precision=self.choice(parameters, self.PRECISION, context),
             allow_non_mars=self.allow_non_mars(parameters, context),
         )
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        result = superresolve(
-            path,
-            output,
-            config,
+        result = run_job(
+            SuperresRequest(path, output, config),
             progress=progress_callback(feedback),
             cancel=cancel_callback(feedback),
-            log_message=log_callback(feedback),
+            log=log_callback(feedback),
         )
         feedback.pushInfo(
             f"{result.width}x{result.height} px, bands {result.bands}, {result.colour_mode}, "

@@ -77,19 +77,10 @@ def _destination_named(algorithm, *words: str) -> str | None:
 
 
 def _set_model(child, algorithm) -> None:
-    """MODEL = the bundled bin model, as a string or as its index when MODEL is an enum."""
-    definition = algorithm.parameterDefinition("MODEL")
-    if definition is None:
-        return
-    value = BIN_MODEL
-    if definition.type() == "enum" and not definition.usesStaticStrings():
-        # the enum lists the manifest's labels; the saved value is the label's index
-        from marsspec.core.models.manifest import load_manifest
-
-        label = load_manifest().get(BIN_MODEL).label
-        value = definition.options().index(label)
+    """MODEL = the bundled bin model, stored as its id (MODEL's values are model ids, so the
+    saved model keeps this choice when models are added to the manifest)."""
     child.addParameterSources(
-        "MODEL", [QgsProcessingModelChildParameterSource.fromStaticValue(value)]
+        algorithm.MODEL, [QgsProcessingModelChildParameterSource.fromStaticValue(BIN_MODEL)]
     )
 
 
