@@ -9,7 +9,9 @@ The parameters mirror the Processing algorithms' so a CLI run and a QGIS run are
 from __future__ import annotations
 
 import argparse
+import configparser
 import importlib
+import importlib.util
 import logging
 import os
 import signal
@@ -17,9 +19,11 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from marsspec.core.errors import user_message
+from marsspec.cli.progress import end_open_line
+from marsspec.core.errors import MissingDependencyError, user_message
 from marsspec.core.version import __version__
 
 # name -> (module, one-line help). Keep in the order a user meets them.
@@ -40,6 +44,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("marsspec.cli.commands.train", "train a model from a YAML config"),
     "export": ("marsspec.cli.commands.export", "export a checkpoint to models/ + manifest"),
     "superres": ("marsspec.cli.commands.superres", "super-resolve a raster 4x (MARSGAN)"),
+}
+
+# Commands that need marsspec.training, which the plugin zip leaves out (scripts/package.py):
+# name -> whether this argument list needs it (`eval coreg` runs on core alone).
+NEEDS_TRAINING: dict[str, Callable[[list[str]], bool]] = {
+    "train": lambda rest: True,
+    "export": lambda rest: True,
+    "eval": lambda rest: (rest[0] if rest else "spectra") != "coreg",
 }
 
 
@@ -90,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     name, rest = argv[0], argv[1:]
+    if name in NEEDS_TRAINING and NEEDS_TRAINING[name](rest) and not _has_training():
+        return _report(name, MissingDependencyError(_source_checkout_hint(name)), debug)
     module = importlib.import_module(COMMANDS[name][0])
     command_parser = _Parser(prog=f"marsspec {name}", description=COMMANDS[name][1])
     module.add_arguments(command_parser)
@@ -100,9 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except Terminated:
+        end_open_line()
         print(f"marsspec {name}: terminated; no output was left behind", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
+        end_open_line()
         print(f"marsspec {name}: interrupted; no output was left behind", file=sys.stderr)
         return 130
     except BaseException as error:  # the one place every failure ends up
@@ -121,8 +137,28 @@ def _quiet_library_logs(debug: bool) -> None:
         library.addHandler(logging.NullHandler())  # counts as a handler: no last resort
 
 
+def _has_training() -> bool:
+    try:
+        return importlib.util.find_spec("marsspec.training") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _source_checkout_hint(name: str) -> str:
+    """Why an installed plugin cannot train, evaluate or export, and where to do it instead."""
+    metadata = configparser.ConfigParser(interpolation=None)
+    metadata.read(Path(__file__).resolve().parent.parent / "metadata.txt", encoding="utf-8")
+    repository = metadata.get("general", "repository", fallback="the marsspec repository")
+    return (
+        "this command needs marsspec's training package (training/), which the QGIS plugin "
+        f"zip does not ship; run it from a source checkout: git clone {repository} marsspec "
+        f"&& cd marsspec && make setup && .venv/bin/marsspec {name} ..."
+    )
+
+
 def _report(name: str, error: BaseException, debug: bool) -> int:
     """One line on stderr for any failure; the traceback only with --debug (and in a log)."""
+    end_open_line()  # a half-drawn progress bar must not swallow the start of the error
     if debug:
         traceback.print_exception(error, file=sys.stderr)
     line = user_message(error, _log_traceback(error))

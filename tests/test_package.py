@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +67,70 @@ def test_unpacked_zip_loads_in_qgis_process(plugin_zip, tmp_path):
         ["run", "marsspec:describe", "--", f"INPUT={raster}"], env
     )["results"]
     assert results["WIDTH"] == 6 and results["CRS_BODY"] == "Mars"
+
+
+# ---- the CLI of the installed plugin ---------------------------------------------------------
+def base_python() -> str:
+    """The venv's base interpreter (QGIS's Python on Debian): unlike the venv's own, it does
+    not read the venv's .pth file that makes this checkout importable as `marsspec`."""
+    candidate = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def unpacked_cli(plugins: Path, cwd: Path):
+    """Run `python -m marsspec ARGS` seeing only the unpacked zip and the venv's packages."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(plugins), qgis_process_runner.venv_site_packages()]),
+        PYTHONNOUSERSITE="1",
+        PROJ_DATA="/usr/share/proj",
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [base_python(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    return run
+
+
+def test_unpacked_zip_cli_simulates_predicts_and_explains_training(plugin_zip, tmp_path):
+    plugins = tmp_path / "plugins"
+    zipfile.ZipFile(plugin_zip).extractall(plugins)
+    run = unpacked_cli(plugins, tmp_path)
+    where = run(  # this checkout is not visible, nor is training/
+        "-c",
+        "import marsspec, importlib.util as u; "
+        "print(marsspec.__file__, u.find_spec('marsspec.training'))",
+    )
+    assert where.stdout.split() == [str(plugins / "marsspec" / "__init__.py"), "None"], where
+
+    scene = tmp_path / "scene"
+    simulated = run(
+        "-m", "marsspec", "simulate", "--out", str(scene), "--size", "256", "--products", "ctx"
+    )
+    assert simulated.returncode == 0, simulated.stderr
+    assert (scene / "ctx.tif").is_file()
+
+    evc = tmp_path / "evc.tif"
+    predicted = run(
+        "-m", "marsspec", "predict", str(scene / "ctx.tif"), str(evc), "--device", "cpu"
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    import rasterio
+
+    with rasterio.open(evc) as out:
+        assert out.count == 3
+
+    needs_training = (
+        ["train", "--config", "x.yaml"],
+        ["eval", "spectra"],
+        ["export", "--checkpoint", "best.pt"],
+    )
+    for argv in needs_training:
+        refused = run("-m", "marsspec", *argv)
+        assert refused.returncode != 0, argv
+        assert "Traceback" not in refused.stdout + refused.stderr, refused.stderr
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"marsspec {argv[0]}: error:"), lines
+        assert "source checkout" in lines[0] and "make setup" in lines[0], lines

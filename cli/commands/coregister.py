@@ -6,9 +6,9 @@ Same parameters as the Processing algorithm marsspec:coregistercrism.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from marsspec.cli.progress import Console, add_quiet
 from marsspec.core.coreg.config import CoregConfig
 
 
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.oversample,
         help=f"matching grid oversampling of CRISM pixels ({d.oversample})",
     )
-    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    add_quiet(parser)
     parser.add_argument(
         "--allow-non-mars",
         action="store_true",
@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from marsspec.core.coreg import coregister
+    from marsspec.core.coreg import CoregRequest
+    from marsspec.core.jobs import run as run_job
 
     out = args.out
     out_ctx = args.out_ctx or out.with_name(f"{out.stem}_ctx.tif")
@@ -85,13 +86,12 @@ def run(args: argparse.Namespace) -> int:
         allow_non_mars=args.allow_non_mars,
     )
 
-    def log(text: str) -> None:
-        if not args.quiet:
-            print(text, file=sys.stderr, flush=True)
-
-    result = coregister(args.reference, args.target, out, out_ctx, out_points, config, log=log)
+    request = CoregRequest(args.reference, args.target, out, out_ctx, out_points, config)
+    console = Console("coregister", quiet=args.quiet)
+    result = run_job(request, progress=console.progress, log=console.info)
+    console.close()
     for key, value in result.summary().items():
         print(f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}")
     for key, path in result.outputs.items():
-        print(f"output_{key}={path}")
+        print(f"{key.lower()}={path}")
     return 0

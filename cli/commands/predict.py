@@ -6,22 +6,47 @@ Same parameters as the Processing algorithm marsspec:predictspectra.
 from __future__ import annotations
 
 import argparse
-import sys
 
+from marsspec.cli.progress import Console, add_quiet
+from marsspec.core import options
 from marsspec.core.errors import InputError
 
 
-def add_common(parser: argparse.ArgumentParser, default_model: str) -> None:
+def choices_help(values: tuple[str, ...], *extra: str) -> str:
+    """Help text listing the options of core.options, the first (the default) marked."""
+    return " | ".join((f"{values[0]} (default)", *values[1:], *extra))
+
+
+def add_common(parser: argparse.ArgumentParser, job: str) -> None:
+    """Arguments shared by predict and confidence; ``job`` picks the models offered."""
+    ids = options.model_ids(job)
     parser.add_argument("input", help="CTX raster (any GDAL format)")
     parser.add_argument("--band", type=int, default=None, help="CTX band (needed if multi-band)")
-    parser.add_argument("--model", default=default_model, help="bundled model id (see models/)")
-    parser.add_argument("--stride-factor", type=int, default=None, help="s in 1..4 (default 2)")
-    parser.add_argument("--blending", default="gaussian", help="gaussian | mean")
     parser.add_argument(
-        "--normalisation", default="image", help="image (default) | global (Table A1) | patch"
+        "--model",
+        default=options.default_model(job, ids),
+        help=f"model id in the manifest ({', '.join(ids)}; default %(default)s)",
     )
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16")
+    parser.add_argument(
+        "--stride-factor",
+        type=int,
+        default=None,
+        help="s in 1..4, stride = patch / s (default: the model's, from its manifest entry)",
+    )
+    parser.add_argument(
+        "--blending", default=options.DEFAULT_BLENDING, help=choices_help(options.BLENDINGS)
+    )
+    parser.add_argument(
+        "--normalisation",
+        default=options.DEFAULT_NORMALISATION,
+        help=choices_help(options.NORMALISATIONS) + " (global: paper Table A1)",
+    )
+    parser.add_argument(
+        "--device", default=options.DEFAULT_DEVICE, help=choices_help(options.DEVICES, "cuda:N")
+    )
+    parser.add_argument(
+        "--precision", default=options.DEFAULT_PRECISION, help=choices_help(options.PRECISIONS)
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument(
         "--dem",
@@ -34,17 +59,22 @@ def add_common(parser: argparse.ArgumentParser, default_model: str) -> None:
         action="store_true",
         help="run on an input whose CRS is on another body (refused by default)",
     )
+    add_quiet(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common(parser, "evc-regression")
+    add_common(parser, "predict")
     parser.add_argument("output", help="output GeoTIFF (float32 bands)")
     parser.add_argument("--browse", default=None, help="optional uint8 RGB browse GeoTIFF")
     parser.add_argument("--confidence", default=None, help="optional confidence (bin models)")
     parser.add_argument(
-        "--measure", default="max_probability", help="max_probability | entropy | multimodal"
+        "--measure", default=options.DEFAULT_MEASURE, help=choices_help(options.MEASURES)
     )
-    parser.add_argument("--reconstruction", default="weighted", help="weighted | argmax")
+    parser.add_argument(
+        "--reconstruction",
+        default=options.DEFAULT_RECONSTRUCTION,
+        help=choices_help(options.RECONSTRUCTIONS),
+    )
     parser.add_argument(
         "--target-stats",
         default=None,
@@ -62,18 +92,6 @@ def parse_stats(text: str | None) -> list[tuple[float, float]] | None:
     if any(len(p) != 2 for p in pairs):
         raise InputError("--target-stats needs exactly two numbers (mean,std) per band.")
     return pairs  # type: ignore[return-value]
-
-
-def progress_printer(label: str):
-    state = {"last": -1}
-
-    def progress(fraction: float) -> None:
-        pct = int(fraction * 100)
-        if pct // 10 != state["last"] // 10:
-            print(f"{label}: {pct}%", file=sys.stderr, flush=True)
-        state["last"] = pct
-
-    return progress
 
 
 def common_request_kwargs(args: argparse.Namespace) -> dict:
@@ -95,7 +113,8 @@ def common_request_kwargs(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from marsspec.core.spectral import PredictRequest, predict_spectra
+    from marsspec.core.jobs import run as run_job
+    from marsspec.core.spectral import PredictRequest
 
     req = PredictRequest(
         output=args.output,
@@ -106,11 +125,9 @@ def run(args: argparse.Namespace) -> int:
         confidence_measure=args.measure,
         **common_request_kwargs(args),
     )
-    result = predict_spectra(
-        req,
-        progress=progress_printer("predict"),
-        warn=lambda w: print(f"warning: {w}", file=sys.stderr),
-    )
+    console = Console("predict", quiet=args.quiet)
+    result = run_job(req, progress=console.progress, log=console.warn)
+    console.close()
     for key, path in result.outputs.items():
         print(f"{key.lower()}={path}")
     print(

@@ -32,10 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         from marsspec.core.simulator import SceneConfig, simulate_scene
-    except ImportError as error:
+    except ImportError as error:  # the simulator ships in core/; a package it needs may not
+        from marsspec.core.dependencies import install_command, requirement_for
+
+        missing = (error.name or "scipy").split(".")[0]
+        if missing == "marsspec":  # our own module: a bug, reported as one by cli/main.py
+            raise
         raise MissingDependencyError(
-            "The simulator lives in marsspec/training/, which the QGIS plugin zip does not ship "
-            f"({error}). Run `python -m marsspec simulate` from a source checkout."
+            f"The simulator needs the Python package {missing!r}, which this Python lacks; "
+            f"install it with: {install_command([requirement_for(missing)])}"
         ) from error
     kwargs = {}
     if args.crism_wavelengths:

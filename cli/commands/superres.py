@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from marsspec.cli.progress import Console, add_quiet
+from marsspec.core import options
 from marsspec.core.errors import InputError
 
 
@@ -27,25 +29,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--colour-mode",
-        choices=("hsv", "per-band"),
-        default="hsv",
+        choices=options.COLOUR_MODES,
+        default=options.DEFAULT_COLOUR_MODE,
         help="colour: SR on V of HSV, hue and saturation bicubic (default, keeps colours), "
         "or every band on its own",
     )
-    parser.add_argument("--model", default="marsgan-psnr", help="manifest model id")
+    ids = options.model_ids("superres")
+    parser.add_argument(
+        "--model",
+        default=options.default_model("superres", ids),
+        help=f"model id in the manifest ({', '.join(ids)}; default %(default)s)",
+    )
     parser.add_argument(
         "--fidelity",
         type=float,
         default=None,
         help="0..1: blend the PSNR (1) and GAN (0) generators; default: the model alone",
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument(
+        "--device",
+        default=options.DEFAULT_DEVICE,
+        help=", ".join(options.DEVICES) + " or cuda:N (default %(default)s)",
+    )
+    parser.add_argument(
+        "--precision", default=options.DEFAULT_PRECISION, choices=options.PRECISIONS
+    )
     parser.add_argument("--patch", type=int, default=128, help="LR patch edge in pixels")
     parser.add_argument(
         "--blending",
-        choices=("gaussian", "crop"),
-        default="gaussian",
+        choices=options.SR_BLENDINGS,
+        default=options.DEFAULT_SR_BLENDING,
         help="gaussian: overlapping patches blended in HR space; crop: tile margins discarded",
     )
     parser.add_argument("--batch-size", type=int, default=4)
@@ -56,10 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run on an input whose CRS is on another body (refused by default)",
     )
+    add_quiet(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from marsspec.core.superres.job import SuperresConfig, superresolve
+    from marsspec.core.jobs import run as run_job
+    from marsspec.core.superres.job import SuperresConfig, SuperresRequest
 
     config = SuperresConfig(
         bands=_bands(args.bands),
@@ -75,7 +90,13 @@ def run(args: argparse.Namespace) -> int:
         manifest_path=args.manifest,
         allow_non_mars=args.allow_non_mars,
     )
-    result = superresolve(args.input, args.output, config, log_message=print)
+    console = Console("superres", quiet=args.quiet)
+    result = run_job(
+        SuperresRequest(args.input, args.output, config),
+        progress=console.progress,
+        log=console.info,
+    )
+    console.close()
     print(
         f"wrote {result.output} ({result.width}x{result.height} px, bands "
         f"{','.join(map(str, result.bands))}, {result.colour_mode}, model {result.model_id}) "
