@@ -1,9 +1,24 @@
-"""marsspec's error classes.
+"""marsspec's error classes, all of them (tests/test_errors.py checks that none lives elsewhere).
 
 One root, :class:`MarsspecError`; each subclass also inherits the builtin it resembles, so
 callers can catch either (``except ValueError`` still works for bad input). Messages name the
 problem and the fix. The QGIS adapters turn any of these into a ``QgsProcessingException`` with
-the same message, once, at the algorithm boundary.
+the same message, once, at the algorithm boundary; the command line prints it as one line.
+
+::
+
+    MarsspecError                          root: every error marsspec raises on purpose
+    +-- InputError (ValueError)            a parameter or an input dataset is unusable
+    |   +-- DataFileError                  a label/header whose data file is missing or the
+    |   |                                  wrong size (ENVI, ISIS3, PDS3, PDS4, raw VRT)
+    |   +-- ModelIntegrityError            a model's weights file is missing or its sha256
+    |   |                                  differs from the manifest (corrupt or edited)
+    |   +-- WrongTypeError                 a configuration value of the wrong type (training
+    |                                      YAML, ``--set``)
+    +-- RasterIOError (OSError)            a file could not be read or written
+    +-- ModelNotFoundError (KeyError)      a model id is not in the manifest
+    +-- MissingDependencyError (ImportError)  an optional package (torch, arosics...) is missing
+    +-- CancelledError                     the user cancelled; nothing was written
 """
 
 from __future__ import annotations
@@ -17,12 +32,33 @@ class InputError(MarsspecError, ValueError):
     """A parameter or an input dataset is unusable (wrong band, no CRS, bad size...)."""
 
 
+class DataFileError(InputError):
+    """A label or header whose data file is missing, or holds more or less than it describes."""
+
+
+class ModelIntegrityError(InputError):
+    """A model's weights file is missing or its sha256 differs from the manifest."""
+
+
+class WrongTypeError(InputError):
+    """A configuration value of the wrong type; ``label`` names the key it was given for.
+
+    A value checked against a union type tries the union's next member on this error (and
+    only on this one), so the message a user reads names the whole union.
+    """
+
+    def __init__(self, message: str, label: str = "") -> None:
+        super().__init__(message)
+        self.label = label
+
+
 class RasterIOError(MarsspecError, OSError):
     """A file could not be read or written."""
 
 
 class ModelNotFoundError(MarsspecError, KeyError):
-    """A model id is not in the manifest, or its weights file is missing or corrupt."""
+    """A model id is not in the manifest (a missing or corrupt weights file is a
+    :class:`ModelIntegrityError`)."""
 
     def __str__(self) -> str:  # KeyError would otherwise wrap the message in quotes
         return str(self.args[0]) if self.args else ""

@@ -3,35 +3,41 @@
 Paper 000 §5 (Fig. 16): a bin-classification model predicts, per pixel and band, a probability
 for each of N_B value bins. A single sharp peak is a confident prediction; a broad peak or two
 maxima hint at a faulty one. This module serves the QGIS bin-probability inspector (click a
-pixel, see the bars) and the CLI alike: it reads the ``d x d`` window centred on the pixel
-(mirrored past the raster border exactly like the tiled engine), normalises it the way the
-model was trained, runs the network once, and summarises the centre pixel.
+pixel, see the bars) and the CLI alike.
 
-The network is built once per model and process (``functools.lru_cache``): the first click
-pays for the sha256 check and the weights; later clicks only for one forward pass (well under
-a second for a 256 x 256 U-Net/EfficientNet-B0 patch on a 2-core CPU).
+It has no inference of its own: :func:`inspect_pixel` asks the spectral job's code for the
+pixel (:func:`marsspec.core.spectral.window.predict_pixel`: the job's reader, DEM stacking,
+full-image normalisation statistics with the model's clip, predictor, device and precision
+rules, and the engine's patches and blending), so the value it shows is the value
+``predict`` writes with the same parameters. The bars are the covering patches' bin
+probabilities blended with the engine's weights; the value is the raster's (for the default
+weighted reconstruction it is also the bars' weighted sum).
+
+Networks, image statistics and predictors are kept between clicks
+(:mod:`marsspec.core.spectral.window`): the first click on an image pays for its statistics
+(one pass over the image), later clicks only for the few patches that cover the pixel
+(about 0.4 s for a 256 px EfficientNet-B0 U-Net on one CPU core).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
-from rasterio.windows import Window
 
-from marsspec.core.errors import InputError, RasterIOError
-from marsspec.core.tiling.plan import reflect_indices
+from marsspec.core.errors import InputError
+from marsspec.core.io.opening import open_raster
+from marsspec.core.options import (
+    DEFAULT_BLENDING,
+    DEFAULT_DEVICE,
+    DEFAULT_NORMALISATION,
+    DEFAULT_PRECISION,
+    DEFAULT_RECONSTRUCTION,
+)
 
 DEFAULT_MODEL_ID = "evc-bins20"
-CLIP_PERCENT = 0.01  # paper 000 App. A.1: 0.01 % percentile clip before normalising
-_STATS_SAMPLE = 1024  # image statistics from a decimated read of at most this many px a side
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,9 @@ class BandInspection:
     name: str
     wavelength_nm: float | None
     units: str
-    centres: np.ndarray  # (N_B,) bin centres in the model's output units
+    centres: np.ndarray  # (N_B,) bin centres in the output's units (I/F or normalised)
     probabilities: np.ndarray  # (N_B,) sums to 1
-    value: float  # weighted-sum reconstruction (paper's default)
+    value: float  # what the predicted raster holds at the pixel
     argmax_value: float
     max_probability: float
     entropy: float  # normalised to [0, 1] (1 = uniform, no information)
@@ -63,14 +69,17 @@ class PixelInspection:
     path: str
     row: int
     col: int
-    window_row: int  # origin of the d x d window (may be negative: mirrored)
-    window_col: int
-    size: int
+    size: int  # patch edge d of the run
+    stride: int
+    patches: tuple[tuple[int, int], ...]  # origins (row, col) of the patches covering it
     model_id: str
     model_label: str
     simulated: bool
     input_value: float
     bands: tuple[BandInspection, ...]
+    device: str
+    precision: str
+    units_text: str
     seconds: float
 
     @property
@@ -123,8 +132,10 @@ def summarise_band(
     name: str = "",
     wavelength_nm: float | None = None,
     units: str = "",
+    value: float | None = None,
 ) -> BandInspection:
-    """Weighted-sum and argmax value, max probability, normalised entropy and modes."""
+    """Weighted-sum (or the given ``value``) and argmax value, max probability, normalised
+    entropy and modes."""
     p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, None)
     total = p.sum()
     p = p / total if total > 0 else np.full_like(p, 1.0 / max(p.size, 1))
@@ -138,7 +149,7 @@ def summarise_band(
         units=units,
         centres=np.asarray(centres, dtype=np.float64),
         probabilities=p,
-        value=float((p * centres).sum()),
+        value=float((p * centres).sum()) if value is None else float(value),
         argmax_value=float(centres[int(np.argmax(p))]),
         max_probability=float(p.max()),
         entropy=float(min(max(entropy, 0.0), 1.0)),
@@ -147,12 +158,12 @@ def summarise_band(
     )
 
 
-# ---- reading and normalising ---------------------------------------------------------------
+# ---- the click ----------------------------------------------------------------------------
 
 
 def pixel_of(path: str | os.PathLike[str], x: float, y: float) -> tuple[int, int]:
     """Row and column of map coordinates ``(x, y)`` in the raster's own CRS."""
-    with _open(path) as src:
+    with open_raster(path) as src:
         row, col = src.index(x, y)
         if not (0 <= row < src.height and 0 <= col < src.width):
             raise InputError(
@@ -162,222 +173,114 @@ def pixel_of(path: str | os.PathLike[str], x: float, y: float) -> tuple[int, int
     return int(row), int(col)
 
 
-def read_window(
-    path: str | os.PathLike[str], band: int, row: int, col: int, size: int
-) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """The ``size x size`` window of ``band`` centred on ``(row, col)``, mirrored past the
-    raster border (as the tiled engine pads), with its validity mask and window origin."""
-    with _open(path) as src:
-        _check_band(src, band, path)
-        if not (0 <= row < src.height and 0 <= col < src.width):
-            raise InputError(f"Pixel ({row}, {col}) is outside {Path(path).name}.")
-        r0, c0 = row - size // 2, col - size // 2
-        rows = reflect_indices(r0, r0 + size, src.height)
-        cols = reflect_indices(c0, c0 + size, src.width)
-        window = Window(
-            int(cols.min()),
-            int(rows.min()),
-            int(cols.max() - cols.min() + 1),
-            int(rows.max() - rows.min() + 1),
-        )
-        try:
-            block = src.read(band, window=window, out_dtype="float32")
-            mask = src.read_masks(band, window=window)
-        except rasterio.errors.RasterioError as exc:
-            raise RasterIOError(f"Could not read {Path(path).name} ({exc}).") from exc
-    local_rows, local_cols = rows - rows.min(), cols - cols.min()
-    data = block[np.ix_(local_rows, local_cols)]
-    valid = (mask[np.ix_(local_rows, local_cols)] != 0) & np.isfinite(data)
-    return data, valid, r0, c0
-
-
-EXACT_STATS_MAX_PIXELS = 4_000_000
-
-
-@functools.lru_cache(maxsize=16)
-def _image_statistics(path: str, band: int, mtime: float):
-    """Image-wise statistics of ``band`` (paper 000 App. A.2), cached per file version.
-
-    Up to ``EXACT_STATS_MAX_PIXELS`` the exact streaming statistics the prediction algorithm
-    uses; on bigger rasters (a 5,000 x 50,000 CTX strip) a decimated read of at most
-    ``_STATS_SAMPLE`` px a side, so the first click stays well under two seconds (the clip
-    bounds and mean/std of a decimated CTX image differ from the full ones by far less than
-    one bin width).
-    """
-    from marsspec.core.models.normalisation import array_stats, raster_stats
-
-    del mtime  # part of the cache key only
-    with _open(path) as src:
-        if src.width * src.height <= EXACT_STATS_MAX_PIXELS:
-            return raster_stats(path, (band,))[0]
-        factor = max(1, int(np.ceil(max(src.width, src.height) / _STATS_SAMPLE)))
-        shape = (max(1, src.height // factor), max(1, src.width // factor))
-        data = src.read(band, out_shape=shape, out_dtype="float32", masked=True)
-    values = data.compressed() if np.ma.isMaskedArray(data) else data.ravel()
-    return array_stats(values, CLIP_PERCENT)
-
-
-def normalise_window(
-    data: np.ndarray, valid: np.ndarray, path: str, band: int, mode: str = "image"
-) -> np.ndarray:
-    """Scale the window as the model's training data were: image-wise (default), global
-    (Table A1) or patch-wise z-scores after the 0.01 % clip; nodata pixels become 0."""
-    from marsspec.core.models.normalisation import array_stats, check_mode, normalise, table_a1
-
-    check_mode(mode)
-    if mode == "patch":
-        if not valid.any():
-            raise InputError("The window around the clicked pixel is all nodata.")
-        stats = array_stats(data[valid], CLIP_PERCENT)
-    elif mode == "global":
-        stats = table_a1("ctx")
-    else:
-        stats = _image_statistics(str(path), band, Path(path).stat().st_mtime)
-    out = np.asarray(normalise(data.astype(np.float64), stats), dtype=np.float32)
-    out[~valid] = 0.0
-    return out
-
-
-# ---- the model -----------------------------------------------------------------------------
-
-
-def _entry(model_id: str, manifest_path: str | None):
-    from marsspec.core.models.manifest import load_manifest
-
-    entry = load_manifest(manifest_path).get(model_id)
-    if entry.task != "spectra-bins":
-        raise InputError(
-            f"Model {model_id!r} is a {entry.task} model; the inspector needs a bin model "
-            "(task spectra-bins), e.g. evc-bins20."
-        )
-    return entry
-
-
-_BUILD_LOCK = threading.Lock()
-
-
-@functools.lru_cache(maxsize=2)
-def _cached_network(model_id: str, manifest_path: str | None, device: str):
-    return _entry(model_id, manifest_path).build(device)
-
-
-def _network(model_id: str, manifest_path: str | None, device: str):
-    """Build once per process: sha256 check and weights loading happen on the first click.
-    The lock makes a click that arrives during the background preload wait for it instead
-    of building a second copy."""
-    with _BUILD_LOCK:
-        return _cached_network(model_id, manifest_path, device)
-
-
-def clear_cache() -> None:
-    """Forget built networks and image statistics (after re-exporting a model, in tests)."""
-    _cached_network.cache_clear()
-    _image_statistics.cache_clear()
-
-
-def bin_probabilities(logits, n_bands: int, n_bins: int) -> np.ndarray:
-    """Softmax over bins of the bin head's logits ``(1, N_B, N_S, H, W)`` (SpectralNet's
-    layout; a flat ``(1, N_B*N_S, H, W)`` is read the same way) -> ``(N_B, N_S, H, W)``."""
-    import torch
-
-    if logits.dim() == 4:
-        batch, _, height, width = logits.shape
-        logits = logits.reshape(batch, n_bins, n_bands, height, width)
-    probs = torch.softmax(logits.float(), dim=1)
-    return probs[0].cpu().numpy()
-
-
-def _band_meta(entry, index: int) -> tuple[str, float | None, str]:
+def _band_meta(entry, index: int) -> tuple[str, float | None]:
     bands = entry.bands or ()
     if index < len(bands):
         meta = bands[index]
         wavelength = meta.get("wavelength_nm")
         name = meta.get("name") or (f"{wavelength:g} nm" if wavelength else f"band {index + 1}")
-        return str(name), (float(wavelength) if wavelength else None), meta.get("units", "")
-    return f"band {index + 1}", None, ""
+        return str(name), (float(wavelength) if wavelength else None)
+    return f"band {index + 1}", None
 
 
-@contextlib.contextmanager
-def _single_thread(device: str):
-    """One intra-op thread for the single-patch CPU forward pass.
-
-    Measured on the 2-core box while other jobs kept it busy (load ~7): a 256 x 256
-    EfficientNet-B0 U-Net pass took 0.45 s with one thread and 6.8 s with two (OpenMP
-    threads waiting on each other on oversubscribed cores). Inside QGIS the map renderer's
-    threads compete the same way. The previous setting is restored right after.
-    """
-    import torch
-
-    if not str(device).startswith("cpu"):
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def inspect_pixel(
+def window_request(
     path: str | os.PathLike[str],
-    row: int,
-    col: int,
     *,
     band: int = 1,
     model_id: str = DEFAULT_MODEL_ID,
-    size: int | None = None,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
+    precision: str = DEFAULT_PRECISION,
     normalisation: str | None = None,
-    manifest_path: str | None = None,
-) -> PixelInspection:
-    """Predict the window around ``(row, col)`` once and summarise the centre pixel per band."""
-    import torch
+    stride_factor: int | None = None,
+    blending: str = DEFAULT_BLENDING,
+    reconstruction: str = DEFAULT_RECONSTRUCTION,
+    target_stats=None,
+    dem: str | os.PathLike[str] | None = None,
+    manifest_path: str | os.PathLike[str] | None = None,
+):
+    """The job parameters of an inspection (the inspector's names; same defaults as
+    ``predict``: image-wise normalisation, the model's stride factor, gaussian blending)."""
+    from marsspec.core.spectral.window import WindowRequest
 
-    started = time.perf_counter()
-    entry = _entry(model_id, manifest_path)
-    size = int(size or entry.patch_size or 256)
-    if size < 32 or size % 32:
-        raise InputError(f"Window size {size} must be a multiple of 32 (>= 32) for the U-Net.")
-    data, valid, r0, c0 = read_window(path, band, row, col, size)
-    if not valid[size // 2, size // 2]:
+    return WindowRequest(
+        input=path,
+        model=model_id,
+        band=band,
+        stride_factor=stride_factor,
+        blending=blending,
+        normalisation=normalisation or DEFAULT_NORMALISATION,
+        target_stats=target_stats,
+        reconstruction=reconstruction,
+        device=device,
+        precision=precision,
+        manifest=manifest_path,
+        dem=dem,
+    )
+
+
+def inspect_pixel(
+    path: str | os.PathLike[str], row: int, col: int, *, request=None, **parameters
+) -> PixelInspection:
+    """The bin distributions and the predicted value at ``(row, col)``, per band.
+
+    ``parameters`` are :func:`window_request`'s (``band``, ``model_id``, ``device``,
+    ``precision``, ``normalisation``, ``stride_factor``, ``blending``, ``reconstruction``,
+    ``target_stats``, ``dem``, ``manifest_path``), or give a ready ``request``
+    (:class:`~marsspec.core.spectral.window.WindowRequest`, e.g. ``WindowRequest.of`` the
+    ``PredictRequest`` that made a raster).
+    """
+    from marsspec.core.spectral.job import load_entry
+    from marsspec.core.spectral.window import predict_pixel
+
+    if request is None:
+        request = window_request(path, **parameters)
+    elif parameters:
+        raise TypeError("give either a request or parameters, not both")
+    entry = load_entry(request)
+    if entry.task != "spectra-bins":
+        raise InputError(
+            f"Model {entry.id!r} is a {entry.task} model; the inspector needs a bin model "
+            "(task spectra-bins), e.g. evc-bins20."
+        )
+    result = predict_pixel(request, row, col)
+    if not result.valid:
         raise InputError(
             f"Pixel (row {row}, column {col}) of {Path(path).name} is nodata; click a valid pixel."
         )
-    defaults = entry.normalisation or {}
-    mode = normalisation or str(defaults.get("default") or defaults.get("mode") or "image")
-    x = normalise_window(data, valid, str(path), band, mode)
-    centres = bin_centres(entry.bins)
-    n_bins = centres.size
-    n_bands = len(entry.bands) if entry.bands else int(entry.out_channels)
-    network = _network(entry.id, manifest_path, device)
-    with torch.inference_mode(), _single_thread(device):
-        logits = network(torch.from_numpy(x)[None, None].to(device))
-    probs = bin_probabilities(logits, n_bands, n_bins)  # (N_B, N_S, H, W)
-    centre = size // 2
-    bands = tuple(
-        summarise_band(
-            probs[:, s, centre, centre],
-            centres,
-            name=_band_meta(entry, s)[0],
-            wavelength_nm=_band_meta(entry, s)[1],
-            units=_band_meta(entry, s)[2],
+    centres = result.bins.centres().astype(np.float64)
+    bands = []
+    for s, value in enumerate(result.values):
+        name, wavelength = _band_meta(entry, s)
+        band_centres = centres
+        if result.output_stats:  # bins are z-scores; show them in the raster's units
+            stats = result.output_stats[s]
+            band_centres = centres * stats.std + stats.mean
+        bands.append(
+            summarise_band(
+                result.probabilities[:, s],
+                band_centres,
+                name=name,
+                wavelength_nm=wavelength,
+                units=result.units,
+                value=float(value),
+            )
         )
-        for s in range(n_bands)
-    )
     return PixelInspection(
         path=str(path),
         row=row,
         col=col,
-        window_row=r0,
-        window_col=c0,
-        size=size,
+        size=result.patch_size,
+        stride=result.stride,
+        patches=tuple((p.row, p.col) for p in result.patches),
         model_id=entry.id,
         model_label=entry.label,
         simulated=bool(entry.simulated),
-        input_value=float(data[centre, centre]),
-        bands=bands,
-        seconds=time.perf_counter() - started,
+        input_value=result.input_value,
+        bands=tuple(bands),
+        device=result.device,
+        precision=result.precision,
+        units_text=result.units_text,
+        seconds=result.seconds,
     )
 
 
@@ -387,24 +290,21 @@ def inspect_point(path: str | os.PathLike[str], x: float, y: float, **kwargs) ->
     return inspect_pixel(path, row, col, **kwargs)
 
 
-def _open(path: str | os.PathLike[str]):
-    try:
-        return rasterio.open(path)
-    except rasterio.errors.RasterioError as exc:
-        raise RasterIOError(f"Cannot open {path!s} ({exc}); is it a raster file?") from exc
+def clear_cache() -> None:
+    """Forget built networks, image statistics and predictors (after re-exporting a model)."""
+    from marsspec.core.spectral.window import clear_cache as clear
 
-
-def _check_band(src, band: int, path) -> None:
-    if not 1 <= band <= src.count:
-        raise InputError(
-            f"Band {band} does not exist in {Path(path).name} ({src.count} band(s)); "
-            f"choose a band between 1 and {src.count}."
-        )
+    clear()
 
 
 def preload(
-    model_id: str = DEFAULT_MODEL_ID, manifest_path: str | None = None, device: str = "cpu"
+    model_id: str = DEFAULT_MODEL_ID,
+    manifest_path: str | os.PathLike[str] | None = None,
+    device: str = DEFAULT_DEVICE,
 ) -> None:
     """Import torch and build the network ahead of the first click (the dock calls this in a
     background thread when it opens), so even the first inspection stays interactive."""
-    _network(model_id, manifest_path, device)
+    from marsspec.core.models.manifest import load_manifest
+    from marsspec.core.spectral.window import network
+
+    network(load_manifest(manifest_path).get(model_id), device)

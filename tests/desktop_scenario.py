@@ -200,7 +200,6 @@ def step_inspector(ctx) -> None:
     if ENV.get("MARSSPEC_SCENARIO_MODEL"):
         dock.model_box.setCurrentIndex(dock.model_box.findData(ENV["MARSSPEC_SCENARIO_MODEL"]))
     REPORT["inspector_models"] = [dock.model_box.itemData(i) for i in range(dock.model_box.count())]
-    dock.size_box.setCurrentIndex(dock.size_box.findData(int(ENV.get("MARSSPEC_WINDOW", "256"))))
     plugins["marsspec"].inspector_action.trigger()  # what the toolbar button does
     wait(300)
     started = time.monotonic()

@@ -436,7 +436,7 @@ def test_prediction_with_isis_special_values_matches_clean(ctx_pair, tmp_path, o
         out = tmp_path / f"evc_{path.stem}.tif"
         result = predict_spectra(
             PredictRequest(input=path, output=out, device="cpu", stride_factor=1),
-            warn=heard.append,
+            log=heard.append,
         )
         with rasterio.open(out) as src:
             outputs.append(src.read())

@@ -109,3 +109,17 @@ def test_plugin_load_imports_nothing_heavy():
     )
     completed = run_python(code)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_options_import_nothing_heavy():
+    """Both adapters list their choices from core.options at start-up: no numpy, no torch."""
+    code = BLOCK_QGIS + textwrap.dedent(
+        """
+        from marsspec.core import options
+        assert options.model_ids('predict') and options.model_ids('superres')
+        heavy = [m for m in ('numpy', 'torch', 'rasterio') if m in sys.modules]
+        assert heavy == [], heavy
+        """
+    )
+    completed = run_python(code)
+    assert completed.returncode == 0, completed.stdout + completed.stderr

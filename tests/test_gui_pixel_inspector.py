@@ -1,4 +1,5 @@
-"""The inspector's core (no QGIS): window reading, distribution summaries, one real model run."""
+"""The inspector's core (no QGIS): the engine's patches for one pixel, distribution summaries,
+one real model run. That its values equal the raster's: tests/test_inspector_matches_raster.py."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from marsspec.core.pixel_inspector import (
     count_modes,
     inspect_pixel,
     inspect_point,
-    read_window,
     summarise_band,
 )
+from marsspec.core.tiling import TilePlan
+from marsspec.core.tiling.pixel import covering_patches
+from marsspec.core.tiling.reader import BatchReader, read_patch
 from tests.gui_fixtures import ctx_raster, tiny_bin_model
 
 
@@ -55,25 +58,59 @@ def test_summary_values_match_definitions():
     assert not sharp.multimodal
 
 
-def test_window_is_centred_and_mirrored_at_the_corner(ctx):
-    with rasterio.open(ctx) as src:
-        full = src.read(1)
-    data, valid, r0, c0 = read_window(ctx, 1, 0, 0, 64)
-    assert (r0, c0) == (-32, -32) and data.shape == (64, 64) and valid.all()
-    assert data[32, 32] == full[0, 0]
-    assert data[31, 32] == full[1, 0]  # mirrored, edge pixel not repeated
-    data, _valid, _r0, _c0 = read_window(ctx, 1, 70, 90, 64)
-    np.testing.assert_array_equal(data, full[38:102, 58:122])
+@pytest.mark.parametrize("size", [(150, 170), (40, 170)])  # (40, ...): rows mirrored
+def test_read_patch_is_what_the_engine_reads(tmp_path, size):
+    path = ctx_raster(tmp_path / "ctx.tif", size=size)
+    with rasterio.open(path, "r+") as src:  # nodata to fill: a hole and a whole patch
+        data = src.read(1)
+        data[5:9, 20:30] = -1.0
+        data[:, 100:] = -1.0
+        src.write(data, 1)
+    plan = TilePlan.from_ds(size[0], size[1], 64, 2)
+    reader = BatchReader(path, plan, (1,), batch_size=5, prefetch=1)
+    reader.start()
+    engine = {}
+    try:
+        for batch in reader.batches():
+            ran = [p for p, r in zip(batch.patches, batch.run, strict=True) if r]
+            engine.update({p.index: d for p, d in zip(ran, batch.data, strict=True)})
+    finally:
+        reader.close()
+    skipped = 0
+    with rasterio.open(path) as src:
+        for patch in plan.patches():
+            patch_data, valid, needed = read_patch(src, plan, (1,), patch)
+            assert needed == (patch.index in engine)
+            skipped += not needed
+            if needed:
+                np.testing.assert_array_equal(patch_data, engine[patch.index])
+            assert valid.shape == (64, 64)
+    assert skipped  # the all-nodata patches at the right are skipped by both
+
+
+def test_covering_patches_are_the_plans_patches_over_the_pixel():
+    plan = TilePlan.from_ds(300, 340, 256, 2)
+    for row, col in [(0, 0), (150, 170), (299, 339), (43, 84), (200, 300)]:
+        want = [
+            p for p in plan.patches() if p.row <= row < p.row + 256 and p.col <= col < p.col + 256
+        ]
+        assert list(covering_patches(plan, row, col)) == want
+    assert len(covering_patches(plan, 150, 170)) == 4
+    with pytest.raises(InputError, match="outside"):
+        covering_patches(plan, 300, 0)
 
 
 def test_inspect_pixel_runs_the_model_once(ctx, model_manifest):
     result = inspect_pixel(ctx, 3, 160, model_id="test-bins8", manifest_path=model_manifest)
-    assert len(result.bands) == 3 and result.size == 128
+    assert len(result.bands) == 3 and result.size == 128 and result.stride == 64
     assert [b.wavelength_nm for b in result.bands] == [592.0, 533.0, 442.0]
     for band in result.bands:
         assert band.probabilities.shape == (8,) and band.centres.shape == (8,)
         assert band.probabilities.sum() == pytest.approx(1.0, abs=1e-6)
-        assert band.value == pytest.approx(float((band.probabilities * band.centres).sum()))
+        # the raster's value; with weighted reconstruction, the bars' mean (float32 blend)
+        assert band.value == pytest.approx(
+            float((band.probabilities * band.centres).sum()), abs=1e-5
+        )
         assert 0.0 <= band.entropy <= 1.0 and 1 / 8 <= band.max_probability <= 1.0
     assert result.entropy == pytest.approx(np.mean([b.entropy for b in result.bands]))
     assert result.confidence == pytest.approx(1 - result.entropy)
@@ -97,6 +134,6 @@ def test_bundled_bin_model_if_present(ctx):
 
     if "evc-bins20" not in load_manifest().ids():
         pytest.skip("the bundled evc-bins20 model is not in models/manifest.json yet")
-    result = inspect_pixel(ctx, 75, 85, size=128)
+    result = inspect_pixel(ctx, 75, 85)
     assert len(result.bands) == 3
     assert all(b.probabilities.shape == (20,) for b in result.bands)

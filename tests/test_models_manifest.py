@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from marsspec.core.errors import ModelNotFoundError
+from marsspec.core.errors import ModelIntegrityError, ModelNotFoundError
 from marsspec.core.models.manifest import (
     ARCHITECTURES,
-    ModelIntegrityError,
     load_manifest,
     sha256_file,
     upsert_manifest_entry,

@@ -12,9 +12,9 @@ import pytest
 import rasterio
 
 from marsspec.cli.main import main as cli_main
-from marsspec.core.errors import MarsspecError
+from marsspec.core.errors import MarsspecError, ModelIntegrityError
 from marsspec.core.metrics.spectral import pcc
-from marsspec.core.models.manifest import ModelIntegrityError, load_manifest
+from marsspec.core.models.manifest import load_manifest
 from marsspec.core.spectral import PredictRequest, predict_spectra
 from tests import qgis_process_runner
 from tests.conftest import write_mars_raster
@@ -164,7 +164,7 @@ def test_non_georeferenced_input_warns_and_works(scene, tmp_path):
         dst.write(data, 1)
     warnings: list[str] = []
     out = tmp_path / "o.tif"
-    predict_spectra(PredictRequest(input=plain, output=out, stride_factor=1), warn=warnings.append)
+    predict_spectra(PredictRequest(input=plain, output=out, stride_factor=1), log=warnings.append)
     assert any("not georeferenced" in w for w in warnings)
     with rasterio.open(out) as src:
         assert src.count == 3 and np.isfinite(src.read()).mean() > 0.9
@@ -179,8 +179,7 @@ def test_qgis_process_predict_and_confidence(qgis_process_env, scene, tmp_path):
             "marsspec:predictspectra",
             "--",
             f"INPUT={scene / 'ctx.tif'}",
-            "MODEL=0",
-            "STRIDE_FACTOR=2",
+            "MODEL=evc-regression",
             f"OUTPUT={out}",
         ],
         qgis_process_env,
@@ -189,14 +188,17 @@ def test_qgis_process_predict_and_confidence(qgis_process_env, scene, tmp_path):
     assert min(_truth_pcc(out, scene)) > 0.85
     with rasterio.open(out) as src:
         assert src.tags()["MARSSPEC_MODEL_ID"] == "evc-regression"
+        # STRIDE_FACTOR left out: the model's manifest default applies
+        default = load_manifest().get("evc-regression").default_stride_factor
+        assert src.tags()["MARSSPEC_S"] == str(default)
     doc = qgis_process_runner.run_json(
         [
             "run",
             "marsspec:binconfidence",
             "--",
             f"INPUT={scene / 'ctx.tif'}",
-            "MODEL=0",
-            "MEASURE=2",
+            "MODEL=evc-bins20",
+            "MEASURE=multimodal",
             f"CONFIDENCE={conf}",
         ],
         qgis_process_env,
@@ -211,7 +213,7 @@ def test_qgis_process_predict_and_confidence(qgis_process_env, scene, tmp_path):
             "marsspec:predictspectra",
             "--",
             f"INPUT={scene / 'ctx.tif'}",
-            "MODEL=0",
+            "MODEL=evc-regression",
             f"OUTPUT={tmp_path / 'x.tif'}",
             f"CONFIDENCE={tmp_path / 'y.tif'}",
         ],
@@ -227,7 +229,7 @@ def test_qgis_process_predict_and_confidence(qgis_process_env, scene, tmp_path):
             "--",
             f"INPUT={scene / 'ctx.tif'}",
             f"DEM={scene / 'ctx.tif'}",
-            "MODEL=0",
+            "MODEL=evc-regression",
             f"OUTPUT={tmp_path / 'x.tif'}",
         ],
         qgis_process_env,

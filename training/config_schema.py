@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from marsspec.core.errors import InputError
+from marsspec.core.errors import InputError, WrongTypeError
 
 _NUMBER_WORDS = {float: "numbers", int: "integers", str: "strings", bool: "true/false values"}
 
@@ -209,14 +209,6 @@ def describe(hint: Any) -> str:
     )
 
 
-class _WrongTypeError(InputError):
-    """A value of the wrong type (a union tries its next member on this, not on other errors)."""
-
-    def __init__(self, message: str, label: str) -> None:
-        super().__init__(message)
-        self.label = label
-
-
 class _Checker:
     """Checks values against type hints; every message starts with where the key was set."""
 
@@ -232,7 +224,7 @@ class _Checker:
         return InputError(self._prefixed(text))
 
     def wrong(self, label: str, hint: Any, value: Any) -> InputError:
-        return _WrongTypeError(
+        return WrongTypeError(
             self._prefixed(f"{label}: expected {describe(hint)}, got {_shown(value)}."), label
         )
 
@@ -253,7 +245,7 @@ class _Checker:
             for candidate in inner:
                 try:
                     return self._typed(label, value, candidate, meta)
-                except _WrongTypeError as exc:
+                except WrongTypeError as exc:
                     if exc.label != label:  # an item inside is wrong: say which
                         raise
             raise self.wrong(label, hint, value)

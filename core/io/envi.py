@@ -80,7 +80,7 @@ def check_envi_size(header: Path, data: Path) -> None:
     the header values and the two sizes. Headers GDAL itself would reject (missing keys) and
     compressed files are left to GDAL.
     """
-    from marsspec.core.io.integrity import DataFileError
+    from marsspec.core.errors import DataFileError
 
     entries = parse_envi_header(header)
     if entries.get("file compression", "0").strip() not in ("", "0"):

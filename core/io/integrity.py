@@ -18,10 +18,6 @@ from marsspec.core.errors import InputError, RasterIOError
 MAX_BLOCKS = 250_000  # about 0.25 s of GDAL metadata calls per band; beyond: the last blocks
 
 
-class DataFileError(InputError):
-    """A label or header whose data file is missing, or holds more or less than it describes."""
-
-
 def check_input_path(path: Path, what: str = "Input raster") -> None:
     """A missing path, a folder, an empty or unreadable file: refused by name, with the fix."""
     if not path.exists():

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import rasterio
 
-from marsspec.core.errors import InputError, MarsspecError, RasterIOError
-from marsspec.core.io.integrity import DataFileError, check_dataset, check_input_path
+from marsspec.core.errors import DataFileError, InputError, MarsspecError, RasterIOError
+from marsspec.core.io.integrity import check_dataset, check_input_path
 from marsspec.core.io.reading import GDAL_ERRORS, gdal_message
 
 LABEL_SUFFIXES = (".lbl", ".lbl.txt", ".xml")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from marsspec.core.errors import InputError
-from marsspec.core.io.integrity import DataFileError
+from marsspec.core.errors import DataFileError, InputError
 from marsspec.core.io.mars_crs import crs_info, equirectangular_crs
 from marsspec.core.io.product import Product
 from marsspec.core.io.raw_vrt import RawLayout, build_vrt

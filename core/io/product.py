@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.errors import DataFileError, InputError, RasterIOError
 from marsspec.core.io.wavelengths import DEFAULT_MAX_DISTANCE_NM, BandChoice, select_band
 
 LABEL_SUFFIXES = (".lbl", ".lbl.txt", ".LBL")
@@ -163,7 +163,6 @@ def _envi_data_file(header: Path) -> Path:
     ):
         if candidate.exists() and candidate != header:
             return candidate
-    from marsspec.core.io.integrity import DataFileError
 
     raise DataFileError(
         f"No data file next to ENVI header {header.name} (looked for {stem.name}, .img, .dat, "

@@ -14,8 +14,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from marsspec.core.errors import RasterIOError
-from marsspec.core.io.integrity import DataFileError
+from marsspec.core.errors import DataFileError, RasterIOError
 
 _GDAL_TYPES = {
     "uint8": "Byte",

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from marsspec.core.errors import InputError, ModelNotFoundError, RasterIOError
+from marsspec.core.errors import (
+    InputError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    RasterIOError,
+)
 from marsspec.core.io.safety import atomic_output
 from marsspec.core.provenance import sha256_file
 
@@ -32,10 +37,6 @@ ARCHITECTURES: dict[str, str] = {
 }
 
 TASKS = ("spectra-regression", "spectra-bins", "superres")
-
-
-class ModelIntegrityError(InputError):
-    """A weights file is missing or its sha256 differs from the manifest."""
 
 
 @dataclass(frozen=True)

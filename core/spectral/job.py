@@ -30,15 +30,39 @@ from marsspec.core.models.normalisation import (
     raster_stats,
     table_a1,
 )
-from marsspec.core.provenance import input_fingerprint
+from marsspec.core.tiling.weights import BLENDINGS
 
-log = logging.getLogger("marsspec.spectral")
+logger = logging.getLogger("marsspec.spectral")
 
 PAPER = "Stepcenkov, Wilhelm, Wöhler (2022), Remote Sensing 14, 3457"
 
 
-@dataclass
+def check_parameters(req) -> None:
+    """The checks of the model and tiling fields that :class:`PredictRequest` and the pixel
+    inspector's :class:`~marsspec.core.spectral.window.WindowRequest` share."""
+    s = req.stride_factor
+    if s is not None and (isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 4):
+        raise InputError(
+            f"Stride factor {s!r} must be 1, 2, 3 or 4 (stride = patch / s; 2 is the "
+            "paper's default, 1 means no overlap)."
+        )
+    if not isinstance(req.batch_size, int) or req.batch_size < 1:
+        raise InputError(f"Batch size {req.batch_size!r} must be a whole number >= 1.")
+    if req.band is not None and (not isinstance(req.band, int) or req.band < 1):
+        raise InputError(f"Band {req.band!r}: band numbers start at 1.")
+    check_mode(req.normalisation)
+    if req.blending not in BLENDINGS:
+        raise InputError(f"Blending {req.blending!r}: use one of {BLENDINGS}.")
+    if req.reconstruction not in RECONSTRUCTIONS:
+        raise InputError(f"Reconstruction {req.reconstruction!r}: use one of {RECONSTRUCTIONS}.")
+    if req.confidence_measure not in MEASURES:
+        raise InputError(f"Confidence measure {req.confidence_measure!r}: use one of {MEASURES}.")
+
+
+@dataclass(frozen=True)
 class PredictRequest:
+    """One spectral prediction (and/or bin confidence); checks itself when made."""
+
     input: str | Path
     output: str | Path | None
     model: str = "evc-regression"
@@ -59,29 +83,36 @@ class PredictRequest:
     allow_non_mars: bool = False  # run on an input whose CRS is not a Mars one
 
     def __post_init__(self) -> None:
-        s = self.stride_factor
-        if s is not None and (isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 4):
-            raise InputError(
-                f"Stride factor {s!r} must be 1, 2, 3 or 4 (stride = patch / s; 2 is the "
-                "paper's default, 1 means no overlap)."
-            )
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise InputError(f"Batch size {self.batch_size!r} must be a whole number >= 1.")
+        check_parameters(self)
+        if not (self.output or self.confidence):
+            raise InputError("Nothing to write: give an OUTPUT and/or a CONFIDENCE path.")
+        if self.browse and not self.output:
+            raise InputError("BROWSE is made from OUTPUT; give an OUTPUT path too.")
+        self.output_set()  # every output path checked against the inputs, nothing touched
+
+    def output_set(self) -> OutputSet:
+        """The job's outputs, checked (same file as an input, folder, extension...)."""
+        return OutputSet(
+            {"OUTPUT": self.output, "CONFIDENCE": self.confidence, "BROWSE": self.browse},
+            inputs=[self.input, self.dem],
+        )
 
 
 @dataclass
 class PredictResult:
+    """``outputs``: OUTPUT / CONFIDENCE / BROWSE -> path; ``events``: what the user should know
+    (warnings, then the engine's precision and out-of-memory steps)."""
+
     outputs: dict[str, Path] = field(default_factory=dict)
     units: str = ""
     warnings: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
     device: str = ""
     precision: str = ""
     seconds: float = 0.0
 
 
-def _input_band(
-    path: Path, band: int | None, allow_non_mars: bool = False
-) -> tuple[int, list[str]]:
+def input_band(path: Path, band: int | None, allow_non_mars: bool = False) -> tuple[int, list[str]]:
     """The band to use and warnings (non-georeferenced input, non-Mars CRS when allowed)."""
     with open_raster(path) as src:
         count, crs, transform = src.count, src.crs, src.transform
@@ -151,45 +182,34 @@ def predict_spectra(
     *,
     progress: Callable[[float], object] | None = None,
     cancel: Callable[[], bool] | None = None,
-    warn: Callable[[str], object] | None = None,
+    log: Callable[[str], object] | None = None,
 ) -> PredictResult:
-    """Run the prediction described by ``req``; see the module docstring for guarantees."""
+    """Run the prediction described by ``req``; see the module docstring for guarantees.
+
+    ``log`` receives the run's warnings (also kept in ``result.events``)."""
     source = Path(req.input)
-    band, warnings = _input_band(source, req.band, req.allow_non_mars)
-    check_mode(req.normalisation)
-    if req.reconstruction not in RECONSTRUCTIONS:
-        raise InputError(f"Reconstruction {req.reconstruction!r}: use one of {RECONSTRUCTIONS}.")
-    if req.confidence_measure not in MEASURES:
-        raise InputError(f"Confidence measure {req.confidence_measure!r}: use one of {MEASURES}.")
-    if not (req.output or req.confidence):
-        raise InputError("Nothing to write: give an OUTPUT and/or a CONFIDENCE path.")
-    if req.browse and not req.output:
-        raise InputError("BROWSE is made from OUTPUT; give an OUTPUT path too.")
-    outputs = OutputSet(
-        {"OUTPUT": req.output, "CONFIDENCE": req.confidence, "BROWSE": req.browse},
-        inputs=[source, req.dem],
-    )
+    band, warnings = input_band(source, req.band, req.allow_non_mars)
+    outputs = req.output_set()
     entry = load_entry(req)
-    bins = BinSpec.from_dict(entry.bins) if entry.task == "spectra-bins" else None
+    bins = entry_bins(entry)
     if req.confidence and bins is None:
         raise InputError(
             f"Model {entry.id!r} is a regression model and has no bin probabilities, so it "
             "cannot give a confidence; choose a bin model such as evc-bins20, or drop CONFIDENCE."
         )
-    s = entry.default_stride_factor if req.stride_factor is None else req.stride_factor
     for w in warnings:
-        log.warning(w)
-        if warn:
-            warn(w)
-    _check_dem_matches(entry, req)
+        logger.warning(w)
+        if log:
+            log(w)
+    check_dem_matches(entry, req)
     network = entry.build("cpu")  # verifies the sha256 first
     with contextlib.ExitStack() as stack:
-        if req.dem:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="marsspec-dem-"))
-            source_for_model = stack_with_dem(source, band, req.dem, folder)
-            bands = (1, 2)
-        else:
-            source_for_model, bands = source, (band,)
+        folder = (
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="marsspec-dem-"))
+            if req.dem
+            else None
+        )
+        source_for_model, bands = model_source(req, band, folder)
         return _predict(
             req,
             entry,
@@ -197,17 +217,101 @@ def predict_spectra(
             source,
             source_for_model,
             bands,
-            bins,
-            s,
             warnings,
             outputs,
             progress=progress,
             cancel=cancel,
-            warn=warn,
+            log=log,
         )
 
 
-def _check_dem_matches(entry: ModelEntry, req: PredictRequest) -> None:
+def entry_bins(entry: ModelEntry) -> BinSpec | None:
+    """The bins of a bin model; None for a regression model."""
+    return BinSpec.from_dict(entry.bins) if entry.task == "spectra-bins" else None
+
+
+def model_source(req, band: int, folder: str | Path | None) -> tuple[Path, tuple[int, ...]]:
+    """The raster the model reads and its bands: the input's band, or (with a DEM) a VRT in
+    ``folder`` stacking that band and the DEM warped onto its grid (bands 1 and 2)."""
+    if req.dem:
+        return stack_with_dem(Path(req.input), band, req.dem, folder), (1, 2)
+    return Path(req.input), (band,)
+
+
+@dataclass(frozen=True)
+class SpectralSetup:
+    """The predictor of a run and what it implies: statistics, units, bins."""
+
+    predictor: object  # a SpectralPredictor (torch is imported when a job runs)
+    input_stats: list[ChannelStats] | None  # None: patch-wise
+    output_stats: list[ChannelStats] | None  # None: normalised units
+    units: str  # "I/F" or "normalised"
+    units_text: str
+    bins: BinSpec | None
+
+
+def build_predictor(
+    req,
+    entry: ModelEntry,
+    network,
+    source_for_model: Path,
+    bands: tuple[int, ...],
+    *,
+    stats: Callable[..., list[ChannelStats]] = raster_stats,
+    cancel: Callable[[], bool] | None = None,
+    note: Callable[[str], object] | None = None,
+    probabilities: bool = False,
+) -> SpectralSetup:
+    """entry -> input statistics -> output statistics -> :class:`SpectralPredictor`.
+
+    The one builder of the job and of the pixel inspector (:mod:`marsspec.core.spectral.window`),
+    so both normalise with the same statistics (the entry's ``clip_percent``, full-image
+    statistics of the raster the model reads) and reconstruct the same way. ``stats`` computes
+    image statistics (:func:`raster_stats`' signature; the inspector passes a cached one).
+    ``probabilities``: also return the bin probabilities (the inspector's bars).
+    """
+    clip = float(entry.normalisation.get("clip_percent", 0.01))
+    if req.normalisation == "image":
+        input_stats = stats(source_for_model, bands, clip, cancel=cancel, warn=note)
+    elif req.normalisation == "global":  # Table A1 has CTX only: a DEM is z-scored per image
+        dem_stats = stats(source_for_model, (2,), clip, cancel=cancel, warn=note) if req.dem else []
+        input_stats = [table_a1("ctx"), *dem_stats]
+    else:
+        input_stats = None
+    output_stats, units, units_text = _output_plan(entry, req, input_stats)
+    bins = entry_bins(entry)
+    from marsspec.core.spectral.predictor import SpectralPredictor
+
+    predictor = SpectralPredictor(
+        network,
+        input_stats=input_stats,
+        output_stats=output_stats,
+        bins=bins,
+        reconstruction=req.reconstruction,
+        confidence_measure=req.confidence_measure if getattr(req, "confidence", None) else None,
+        probabilities=probabilities,
+    )
+    return SpectralSetup(predictor, input_stats, output_stats, units, units_text, bins)
+
+
+def tiling_config(req, entry: ModelEntry, bands: tuple[int, ...]):
+    """The job's tiling: the model's patch size, the request's stride factor (else the
+    model's ``default_stride_factor``), blending, device, precision and batch size."""
+    from marsspec.core.tiling import TilingConfig
+
+    s = entry.default_stride_factor if req.stride_factor is None else req.stride_factor
+    return TilingConfig(
+        d=int(entry.patch_size),
+        s=int(s),
+        blending=req.blending,
+        device=req.device,
+        precision=req.precision,
+        bands=bands,
+        batch_size=req.batch_size,
+    )
+
+
+def check_dem_matches(entry: ModelEntry, req: PredictRequest) -> None:
     if entry.in_channels == 2 and not req.dem:
         raise InputError(
             f"Model {entry.id!r} reads CTX and a DEM; give the DEM of the scene (any Mars "
@@ -227,43 +331,27 @@ def _predict(
     source: Path,
     source_for_model: Path,
     bands: tuple[int, ...],
-    bins: BinSpec | None,
-    s: int,
     warnings: list[str],
     outputs: OutputSet,
     *,
     progress: Callable[[float], object] | None,
     cancel: Callable[[], bool] | None,
-    warn: Callable[[str], object] | None = None,
+    log: Callable[[str], object] | None = None,
 ) -> PredictResult:
-    from marsspec.core.tiling import OutputSpec, TilingConfig, run_tiled
+    from marsspec.core.tiling import OutputSpec, run_tiled
 
     def note(text: str) -> None:  # statistics' warnings (special pixels) reach the user too
-        log.warning(text)
+        logger.warning(text)
         warnings.append(text)
-        if warn:
-            warn(text)
+        if log:
+            log(text)
 
-    clip = float(entry.normalisation.get("clip_percent", 0.01))
-    if req.normalisation == "image":
-        input_stats = raster_stats(source_for_model, bands, clip, cancel=cancel, warn=note)
-    elif req.normalisation == "global":  # Table A1 has CTX only: a DEM is z-scored per image
-        dem_stats = (
-            raster_stats(source_for_model, [2], clip, cancel=cancel, warn=note) if req.dem else []
-        )
-        input_stats = [table_a1("ctx"), *dem_stats]
-    else:
-        input_stats = None
-    output_stats, units, units_text = _output_plan(entry, req, input_stats)
-    from marsspec.core.spectral.predictor import SpectralPredictor
-
-    predictor = SpectralPredictor(
-        network,
-        input_stats=input_stats,
-        output_stats=output_stats,
-        bins=bins,
-        reconstruction=req.reconstruction,
-        confidence_measure=req.confidence_measure if req.confidence else None,
+    setup = build_predictor(req, entry, network, source_for_model, bands, cancel=cancel, note=note)
+    input_stats, units, units_text, bins = (
+        setup.input_stats,
+        setup.units,
+        setup.units_text,
+        setup.bins,
     )
     common = {
         "MARSSPEC_PRODUCT": entry.product,
@@ -283,9 +371,6 @@ def _predict(
             if input_stats
             else "patch-wise"
         )
-        # the engine read a VRT in a temporary folder: name the real inputs instead
-        common["MARSSPEC_INPUT"] = input_fingerprint(source)
-        common["MARSSPEC_INPUT_2"] = input_fingerprint(Path(req.dem))
     if bins is not None:
         common["MARSSPEC_BINS"] = (
             f"{bins.count} {bins.spacing} in [-{bins.range:g}, {bins.range:g}]"
@@ -310,20 +395,12 @@ def _predict(
                 tags={**common, "MARSSPEC_CONFIDENCE_MEASURE": req.confidence_measure},
             )
         )
-    config = TilingConfig(
-        d=int(entry.patch_size),
-        s=int(s),
-        blending=req.blending,
-        device=req.device,
-        precision=req.precision,
-        bands=bands,
-        batch_size=req.batch_size,
-    )
+    config = tiling_config(req, entry, bands)
     result = PredictResult(units=units, warnings=warnings)
     with outputs:  # publishes every output together, or none of them
         tiled = run_tiled(
             source_for_model,
-            predictor,
+            setup.predictor,
             specs,
             config,
             model_id=entry.id,
@@ -332,6 +409,8 @@ def _predict(
             progress=progress,
             cancel=cancel,
             staging=outputs,
+            # the engine reads a temporary VRT when a DEM is stacked: name the user's files
+            provenance_inputs=[source, Path(req.dem)] if req.dem else [source],
         )
         if req.browse:
             from marsspec.core.spectral.browse_writer import write_browse
@@ -342,5 +421,6 @@ def _predict(
                 outputs.temp("OUTPUT"), outputs.temp("BROWSE"), {**tiled.tags, **common}, desc
             )
     result.outputs = dict(outputs.finals)
+    result.events = [*warnings, *tiled.events]
     result.device, result.precision, result.seconds = tiled.device, tiled.precision, tiled.seconds
     return result

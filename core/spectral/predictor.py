@@ -2,7 +2,8 @@
 
 Normalisation happens here, on the device, so the engine stays model-agnostic: image-wise or
 global statistics are fixed numbers known before the run; patch-wise statistics come from
-each patch. Bin models return a dict with reconstructed values and confidence.
+each patch. Bin models return a dict with reconstructed values and confidence, and (for the
+pixel inspector's bars) their bin probabilities when asked.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class SpectralPredictor(nn.Module):
         bins: BinSpec | None = None,
         reconstruction: str = "weighted",
         confidence_measure: str | None = None,
+        probabilities: bool = False,
     ) -> None:
         super().__init__()
         self.network = network
@@ -36,6 +38,8 @@ class SpectralPredictor(nn.Module):
         self.bins = bins
         self.reconstruction = reconstruction
         self.confidence_measure = confidence_measure
+        # also return "probabilities": (N, N_B * N_S, H, W), bin-major (bin models only)
+        self.probabilities = probabilities and bins is not None
         if bins is not None:
             self.register_buffer("centres", torch.as_tensor(bins.centres()), persistent=False)
 
@@ -67,4 +71,6 @@ class SpectralPredictor(nn.Module):
         result = {"values": self.denormalise(reconstruct(probs, self.centres, self.reconstruction))}
         if self.confidence_measure:
             result["confidence"] = confidence_map(probs, self.confidence_measure)
+        if self.probabilities:
+            result["probabilities"] = probs.flatten(1, 2)
         return result

@@ -176,15 +176,9 @@ class _OutputStream:
         """Crop blending keeps the margins that face the raster border; others: one map."""
         if self._cfg.blending_used != "crop":
             return self.weights
-        plan = self._plan
-        keep = (
-            patch.row == 0,
-            patch.row == plan.row_origins[-1],
-            patch.col == 0,
-            patch.col == plan.col_origins[-1],
-        )
+        keep = border_sides(self._plan, patch)
         if keep not in self._per_side:
-            self._per_side[keep] = self._cfg.weights(plan.size, self.k, keep)
+            self._per_side[keep] = patch_weights(self._cfg, self._plan, patch, self.k)
         return self._per_side[keep]
 
     def flush(self, valid: np.ndarray) -> None:
@@ -213,6 +207,23 @@ class _OutputStream:
     def abort(self) -> None:
         if self.sink is not None:
             self.sink.abort()
+
+
+def border_sides(plan: TilePlan, patch: Patch) -> tuple[bool, bool, bool, bool]:
+    """(top, bottom, left, right): the sides of ``patch`` that lie on the raster border."""
+    return (
+        patch.row == 0,
+        patch.row == plan.row_origins[-1],
+        patch.col == 0,
+        patch.col == plan.col_origins[-1],
+    )
+
+
+def patch_weights(cfg: TilingConfig, plan: TilePlan, patch: Patch, scale: int) -> np.ndarray:
+    """The weight map the engine blends ``patch``'s output with (output pixels, ``scale``)."""
+    if cfg.blending_used != "crop":
+        return cfg.weights(plan.size, scale)
+    return cfg.weights(plan.size, scale, border_sides(plan, patch))
 
 
 def _read_meta(path: Path, bands: Sequence[int]) -> dict:
@@ -271,6 +282,7 @@ def run_tiled(
     cancel: CancelCallback | None = None,
     log: LogCallback | None = None,
     staging: OutputSet | None = None,
+    provenance_inputs: Sequence[str | os.PathLike[str]] | None = None,
 ) -> TilingResult:
     """Predict a whole raster patch by patch and write the blended outputs.
 
@@ -285,6 +297,11 @@ def run_tiled(
     ``staging``: the job's :class:`~marsspec.core.io.safety.OutputSet` holding every spec's
     path, when the job writes more than this run (it publishes them all together); without
     one, the run checks its outputs against the input and publishes them itself.
+
+    ``provenance_inputs``: the files the outputs' ``MARSSPEC_INPUT``, ``MARSSPEC_INPUT_2``...
+    tags name (default: ``input_path``). A job that reads a file it made itself (the
+    temporary VRT stacking CTX and DEM) names the user's files here, so the provenance is
+    written once, here, and names what the user gave.
     """
 
     def say(message: str) -> None:
@@ -300,22 +317,14 @@ def run_tiled(
     source = Path(input_path)
     own_staging = staging is None
     if staging is None:
-        staging = OutputSet({f"output {Path(s.path).name}": s.path for s in specs}, inputs=[source])
+        staging = OutputSet(
+            {f"output {Path(s.path).name}": s.path for s in specs},
+            inputs=[source, *(provenance_inputs or ())],
+        )
     meta = _read_meta(source, cfg.bands)
     plan = cfg.plan(meta["height"], meta["width"])
     _check_memory(plan, cfg, specs, meta)
-    device = resolve_device(cfg.device)
-    forward = BatchForward(
-        predictor,
-        specs,
-        device=device,
-        precision=check_precision(cfg.precision, device),
-        batch_size=cfg.batch_size,
-        patch_size=plan.size,
-        channels_last=cfg.channels_last,
-        prepare=cfg.prepare_model,
-        notify=log,
-    )
+    forward = batch_forward(predictor, specs, cfg, plan, log=log)
     say(
         f"tiling {source.name}: {meta['width']}x{meta['height']} px, {plan.n_patches} patches "
         f"of {plan.size} px at stride {plan.stride}, {cfg.blending_used} blending, batch "
@@ -353,7 +362,8 @@ def run_tiled(
                 done += len(batch.patches)
                 if progress is not None:
                     progress(done / plan.n_patches)
-            tags = _tags(source, cfg, forward, algorithm, model_id, weights_sha256)
+            inputs = [source] if provenance_inputs is None else list(provenance_inputs)
+            tags = _tags(inputs, cfg, forward, algorithm, model_id, weights_sha256)
             for stream in streams:
                 stream.finish(tags)
         except BaseException:
@@ -378,6 +388,31 @@ def run_tiled(
         seconds=seconds,
         tags=tags,
         events=tuple(forward.events),
+    )
+
+
+def batch_forward(
+    predictor: Predictor,
+    specs: Sequence[OutputSpec],
+    cfg: TilingConfig,
+    plan: TilePlan,
+    *,
+    log: LogCallback | None = None,
+) -> BatchForward:
+    """How the engine runs ``predictor`` for ``cfg``: device, precision, batch size, model
+    preparation. The pixel inspector builds its forward pass here too, so it takes the same
+    device and precision decisions as the run that wrote the raster."""
+    device = resolve_device(cfg.device)
+    return BatchForward(
+        predictor,
+        specs,
+        device=device,
+        precision=check_precision(cfg.precision, device),
+        batch_size=cfg.batch_size,
+        patch_size=plan.size,
+        channels_last=cfg.channels_last,
+        prepare=cfg.prepare_model,
+        notify=log,
     )
 
 
@@ -436,7 +471,7 @@ def _check_space(staging: OutputSet, specs: Sequence[OutputSpec], meta: dict) ->
 
 
 def _tags(
-    source: Path,
+    inputs: Sequence[str | os.PathLike[str]],
     cfg: TilingConfig,
     forward: BatchForward,
     algorithm: str,
@@ -462,7 +497,7 @@ def _tags(
     )
     return provenance_tags(
         algorithm=algorithm,
-        inputs=[source],
+        inputs=inputs,
         model_id=model_id,
         weights_sha256=weights_sha256,
         parameters=parameters,

@@ -49,7 +49,13 @@ def _read_rows(
     (exact up to 2^24), never through 8 bits. A GDAL read error (a truncated file) becomes a
     RasterIOError naming the file, which the reader thread hands to the consumer.
     """
-    window = Window(0, lo, width, hi - lo)
+    return _read_window(src, bands, Window(0, lo, width, hi - lo))
+
+
+def _read_window(
+    src: rasterio.io.DatasetReader, bands: Sequence[int], window: Window
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_read_rows` for any window: float32 data and where every band is valid."""
     with reading(src.name, window_text(window)):
         data = src.read(list(bands), window=window, out_dtype="float32")
         masks = src.read_masks(list(bands), window=window)
@@ -110,6 +116,32 @@ def _fill_nodata(patch: np.ndarray, valid: np.ndarray) -> None:
     invalid = ~valid
     for band in patch:
         band[invalid] = band[valid].mean(dtype=np.float64)
+
+
+def read_patch(
+    src: rasterio.io.DatasetReader, plan: TilePlan, bands: Sequence[int], patch: Patch
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """One patch exactly as :class:`BatchReader` hands it to the model, read on its own.
+
+    Returns ``(data, valid, needed)``: the ``(bands, size, size)`` float32 patch with nodata
+    filled, its validity, and whether the engine runs it (False: all nodata, skipped). The
+    strips the engine reads hold the same pixels (rows ``[row, row + size)``, an axis shorter
+    than the patch mirrored), so this is the engine's input for that patch, for callers that
+    need a few patches and not the raster (the pixel inspector).
+    """
+    size = plan.size
+    rows = reflect_indices(patch.row, patch.row + size, plan.height)
+    cols = reflect_indices(patch.col, patch.col + size, plan.width)
+    r0, c0 = int(rows.min()), int(cols.min())
+    window = Window(c0, r0, int(cols.max()) - c0 + 1, int(rows.max()) - r0 + 1)
+    data, valid = _read_window(src, bands, window)
+    data = np.ascontiguousarray(data[:, rows - r0][:, :, cols - c0], dtype=np.float32)
+    valid = valid[rows - r0][:, cols - c0]
+    inside_rows = min(size, plan.height - patch.row)
+    needed = bool(valid[:inside_rows, : min(size, plan.width - patch.col)].any())
+    if needed and not valid.all():
+        _fill_nodata(data, valid)
+    return data, valid, needed
 
 
 class BatchReader(threading.Thread):

@@ -2,9 +2,10 @@
 
 Click a pixel of a CTX layer: the click is transformed from the canvas CRS into the layer's
 own CRS (any CRS QGIS knows, Mars ones included), :mod:`marsspec.core.pixel_inspector`
-predicts the window around it with a bin model, and the dock shows per band the bin
-probabilities as bars, the reconstructed value, the confidence measures, and a warning when a
-distribution has more than one mode.
+asks the spectral job's own code for that pixel (the patches of the run's plan that cover it,
+the same statistics, DEM stacking and blending), and the dock shows per band the bin
+probabilities as bars, the value ``Predict spectra`` writes there with the same choices, the
+confidence measures, and a warning when a distribution has more than one mode.
 """
 
 from __future__ import annotations
@@ -146,14 +147,27 @@ class InspectorDock(QDockWidget):
         self.band_box.setRange(1, 999)
         self.model_box = QComboBox(body)
         self.set_manifest(None)
-        self.size_box = QComboBox(body)
-        for size in (128, 256, 512):
-            self.size_box.addItem(f"{size} x {size} px", size)
-        self.size_box.setCurrentIndex(1)
+        # the choices of Predict spectra that change the values (same defaults)
+        from marsspec.core.options import NORMALISATIONS
+
+        self.normalisation_box = QComboBox(body)
+        for mode in NORMALISATIONS:
+            self.normalisation_box.addItem(mode, mode)
+        self.stride_box = QComboBox(body)
+        self.stride_box.addItem("the model's default", None)
+        for factor in (1, 2, 3, 4):
+            self.stride_box.addItem(str(factor), factor)
+        self.dem_box = QgsMapLayerComboBox(body)
+        self.dem_box.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.dem_box.setAllowEmptyLayer(True)
+        self.dem_box.setLayer(None)
+        self.dem_box.setToolTip("Only for a model trained with a DEM channel.")
         form.addRow("CTX layer", self.layer_box)
         form.addRow("Band", self.band_box)
         form.addRow("Bin model", self.model_box)
-        form.addRow("Window", self.size_box)
+        form.addRow("Normalisation", self.normalisation_box)
+        form.addRow("Stride factor", self.stride_box)
+        form.addRow("DEM (optional)", self.dem_box)
         layout.addLayout(form)
         self.pick_button = QPushButton("Pick a pixel on the map", body)
         self.pick_button.setCheckable(True)
@@ -248,6 +262,8 @@ class InspectorDock(QDockWidget):
         from marsspec.core.pixel_inspector import inspect_point
 
         path = layer.source().split("|")[0]
+        dem_layer = self.dem_box.currentLayer()
+        dem = dem_layer.source().split("|")[0] if isinstance(dem_layer, QgsRasterLayer) else None
         QApplication.setOverrideCursor(Qt.WaitCursor)
         try:
             result = inspect_point(
@@ -256,7 +272,9 @@ class InspectorDock(QDockWidget):
                 layer_point.y(),
                 band=min(self.band_box.value(), layer.bandCount()),
                 model_id=self.model_box.currentData(),
-                size=self.size_box.currentData(),
+                normalisation=self.normalisation_box.currentData(),
+                stride_factor=self.stride_box.currentData(),
+                dem=dem,
                 manifest_path=self.manifest_path,
             )
         except MarsspecError as exc:
@@ -281,7 +299,8 @@ class InspectorDock(QDockWidget):
         caveat = " (trained on simulated scenes)" if result.simulated else ""
         self.status.setText(
             f"Pixel row {result.row}, column {result.col} · input {result.input_value:.4g} · "
-            f"model {result.model_id}{caveat} · window {result.size} px · overall: max p "
+            f"model {result.model_id}{caveat} · {len(result.patches)} patch(es) of "
+            f"{result.size} px at stride {result.stride} on {result.device} · overall: max p "
             f"{result.max_probability:.2f}, entropy {result.entropy:.2f}, confidence "
             f"{result.confidence:.2f} · {result.seconds:.2f} s"
         )
