@@ -38,12 +38,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "marsspec.cli.commands.coregister",
         "co-register a CRISM product to a CTX image (arosics)",
     ),
+    "pairs": (
+        "marsspec.cli.commands.pairs",
+        "make a training pair (ctx.tif + crism_target.tif) from your CTX and CRISM",
+    ),
     "eval": ("marsspec.cli.commands.eval", "evaluate models / co-registration (key=value)"),
     "predict": ("marsspec.cli.commands.predict", "predict CRISM EVC/FC bands from a CTX raster"),
     "confidence": ("marsspec.cli.commands.confidence", "per-pixel confidence of a bin model"),
     "train": ("marsspec.cli.commands.train", "train a model from a YAML config"),
-    "export": ("marsspec.cli.commands.export", "export a checkpoint to models/ + manifest"),
+    "export": (
+        "marsspec.cli.commands.export",
+        "export a checkpoint to your models folder (weights, card, manifest)",
+    ),
     "superres": ("marsspec.cli.commands.superres", "super-resolve a raster 4x (MARSGAN)"),
+    "georef": (
+        "marsspec.cli.commands.georef",
+        "give a raster without a CRS a Mars one (tiled GeoTIFF)",
+    ),
 }
 
 # Commands that need marsspec.training, which the plugin zip leaves out (scripts/package.py):

@@ -13,6 +13,8 @@ request             job                                        result
 PredictRequest      spectral prediction and/or bin confidence  PredictResult
 SuperresRequest     4x super-resolution                        SuperresResult
 CoregRequest        CRISM -> CTX co-registration               CoregResult
+PairsRequest        a training pair (co-registered scene)      PairsResult
+GeorefRequest       a Mars CRS for a raster without one        GeorefResult
 ==================  =========================================  =======================
 
 This module imports nothing heavy: the job modules load when a job runs.
@@ -33,6 +35,8 @@ JOBS: dict[str, tuple[str, str]] = {
     "PredictRequest": ("marsspec.core.spectral.job", "predict_spectra"),
     "SuperresRequest": ("marsspec.core.superres.job", "superresolve"),
     "CoregRequest": ("marsspec.core.coreg.pipeline", "coregister"),
+    "PairsRequest": ("marsspec.core.coreg.pairs", "make_pair"),
+    "GeorefRequest": ("marsspec.core.io.georef", "georeference"),
 }
 
 

@@ -9,6 +9,7 @@ from marsspec.marsspec_plugin.algorithms.bin_confidence import BinConfidenceAlgo
 from marsspec.marsspec_plugin.algorithms.check_dependencies import CheckDependenciesAlgorithm
 from marsspec.marsspec_plugin.algorithms.coregister import CoregisterCrismAlgorithm
 from marsspec.marsspec_plugin.algorithms.describe import DescribeAlgorithm
+from marsspec.marsspec_plugin.algorithms.georef import GeorefAlgorithm
 from marsspec.marsspec_plugin.algorithms.predict_spectra import PredictSpectraAlgorithm
 from marsspec.marsspec_plugin.algorithms.superresolve import SuperresolveAlgorithm
 from marsspec.marsspec_plugin.resources import icon
@@ -17,6 +18,7 @@ from marsspec.marsspec_plugin.resources import icon
 ALGORITHM_CLASSES = (
     DescribeAlgorithm,
     CheckDependenciesAlgorithm,
+    GeorefAlgorithm,
     CoregisterCrismAlgorithm,
     SuperresolveAlgorithm,
     PredictSpectraAlgorithm,

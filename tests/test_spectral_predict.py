@@ -12,7 +12,7 @@ import pytest
 import rasterio
 
 from marsspec.cli.main import main as cli_main
-from marsspec.core.errors import MarsspecError, ModelIntegrityError
+from marsspec.core.errors import InputError, MarsspecError, ModelIntegrityError
 from marsspec.core.metrics.spectral import pcc
 from marsspec.core.models.manifest import load_manifest
 from marsspec.core.spectral import PredictRequest, predict_spectra
@@ -154,7 +154,7 @@ def test_sha256_mismatch_is_refused(scene, tmp_path):
     assert not out.exists()
 
 
-def test_non_georeferenced_input_warns_and_works(scene, tmp_path):
+def test_non_georeferenced_input_refused_unless_a_crs_is_assumed(scene, tmp_path):
     plain = tmp_path / "plain.tif"
     with rasterio.open(scene / "ctx.tif") as src:
         data, nodata = src.read(1)[:128, :128], src.nodata
@@ -162,12 +162,20 @@ def test_non_georeferenced_input_warns_and_works(scene, tmp_path):
         plain, "w", driver="GTiff", width=128, height=128, count=1, dtype="float32", nodata=nodata
     ) as dst:
         dst.write(data, 1)
-    warnings: list[str] = []
     out = tmp_path / "o.tif"
-    predict_spectra(PredictRequest(input=plain, output=out, stride_factor=1), log=warnings.append)
-    assert any("not georeferenced" in w for w in warnings)
+    with pytest.raises(InputError, match="--assume-crs mars --pixel-size"):
+        predict_spectra(PredictRequest(input=plain, output=out, stride_factor=1))
+    assert not out.exists()
+    warnings: list[str] = []
+    request = PredictRequest(
+        input=plain, output=out, stride_factor=1, assume_crs="mars", pixel_size=6.0
+    )
+    predict_spectra(request, log=warnings.append)
+    assert any("assumed Mars equirectangular" in w for w in warnings)
     with rasterio.open(out) as src:
         assert src.count == 3 and np.isfinite(src.read()).mean() > 0.9
+        assert src.crs is not None and src.transform.a == 6.0
+        assert src.tags()["MARSSPEC_ASSUMED_PIXEL_SIZE_M"] == "6"
 
 
 @pytest.mark.qgis_process

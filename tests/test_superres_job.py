@@ -178,7 +178,7 @@ def test_bad_inputs(manifest, tmp_path):
     assert not (tmp_path / "o.tif").exists()
 
 
-def test_non_georeferenced_input_uses_pixel_space(manifest, tmp_path):
+def test_non_georeferenced_input_refused_unless_a_crs_is_assumed(manifest, tmp_path):
     path = tmp_path / "plain.tif"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -186,18 +186,23 @@ def test_non_georeferenced_input_uses_pixel_space(manifest, tmp_path):
             path, "w", driver="GTiff", width=24, height=20, count=1, dtype="float32"
         ) as dst:
             dst.write(texture((20, 24))[None])
+    with pytest.raises(InputError, match="--assume-crs mars --pixel-size"):
+        superresolve(SuperresRequest(path, tmp_path / "plain_sr.tif", cfg(manifest)))
+    assert not (tmp_path / "plain_sr.tif").exists()
     messages = []
     result = superresolve(
-        SuperresRequest(path, tmp_path / "plain_sr.tif", cfg(manifest)), log=messages.append
+        SuperresRequest(
+            path, tmp_path / "plain_sr.tif", cfg(manifest, assume_crs="mars", pixel_size=4.0)
+        ),
+        log=messages.append,
     )
-    assert not result.georeferenced
-    assert any("no georeferencing" in m for m in messages)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(result.output) as out:
-            assert out.crs is None
-            assert out.transform == rasterio.Affine.scale(0.25)
-            assert out.tags()["MARSSPEC_SR_GEOREFERENCED"] == "false"
+    assert result.georeferenced
+    assert any("assumed Mars equirectangular" in m for m in messages)
+    with rasterio.open(result.output) as out:
+        assert out.crs is not None and "3396190" in out.crs.to_proj4()
+        assert out.transform == rasterio.Affine(1.0, 0, 0, 0, -1.0, 0)
+        assert out.tags()["MARSSPEC_SR_GEOREFERENCED"] == "assumed"
+        assert out.tags()["MARSSPEC_ASSUMED_PIXEL_SIZE_M"] == "4"
 
 
 def test_cli_superres(manifest, tmp_path, capsys):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from marsspec.cli.commands.georef import add_assume_arguments, assume_kwargs
 from marsspec.cli.progress import Console, add_quiet
 from marsspec.core import options
 from marsspec.core.errors import InputError
@@ -25,7 +26,7 @@ def add_common(parser: argparse.ArgumentParser, job: str) -> None:
     parser.add_argument(
         "--model",
         default=options.default_model(job, ids),
-        help=f"model id in the manifest ({', '.join(ids)}; default %(default)s)",
+        help=f"model id ({options.models_listing(job)}; default %(default)s)",
     )
     parser.add_argument(
         "--stride-factor",
@@ -59,6 +60,13 @@ def add_common(parser: argparse.ArgumentParser, job: str) -> None:
         action="store_true",
         help="run on an input whose CRS is on another body (refused by default)",
     )
+    parser.add_argument(
+        "--no-rescale",
+        action="store_true",
+        help="refuse an input whose pixel size is more than 25 %% off the model's "
+        "(default: resample it to the model's scale on the fly, output on the input's grid)",
+    )
+    add_assume_arguments(parser)
     add_quiet(parser)
 
 
@@ -109,6 +117,8 @@ def common_request_kwargs(args: argparse.Namespace) -> dict:
         "manifest": args.manifest,
         "dem": args.dem,
         "allow_non_mars": args.allow_non_mars,
+        "rescale": not args.no_rescale,
+        **assume_kwargs(args),
     }
 
 

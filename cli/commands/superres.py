@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from marsspec.cli.commands.georef import add_assume_arguments, assume_kwargs
 from marsspec.cli.progress import Console, add_quiet
 from marsspec.core import options
 from marsspec.core.errors import InputError
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=options.default_model("superres", ids),
-        help=f"model id in the manifest ({', '.join(ids)}; default %(default)s)",
+        help=f"model id ({options.models_listing('superres')}; default %(default)s)",
     )
     parser.add_argument(
         "--fidelity",
@@ -63,12 +64,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--noise", action="store_true", help="keep the generator noise inputs on")
-    parser.add_argument("--manifest", help="a models/manifest.json other than the bundled one")
+    parser.add_argument(
+        "--manifest", help="one manifest.json instead of the bundled models and yours"
+    )
     parser.add_argument(
         "--allow-non-mars",
         action="store_true",
         help="run on an input whose CRS is on another body (refused by default)",
     )
+    parser.add_argument(
+        "--no-rescale",
+        action="store_true",
+        help="refuse an input whose pixel size is more than 25 %% off the model's "
+        "(default: resample it to the model's scale on the fly, output on the input's grid)",
+    )
+    add_assume_arguments(parser)
     add_quiet(parser)
 
 
@@ -89,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         noise=args.noise,
         manifest_path=args.manifest,
         allow_non_mars=args.allow_non_mars,
+        rescale=not args.no_rescale,
+        **assume_kwargs(args),
     )
     console = Console("superres", quiet=args.quiet)
     result = run_job(

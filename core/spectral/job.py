@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from marsspec.core.errors import CancelledError, InputError
+from marsspec.core.io.georef import check_assumption
 from marsspec.core.io.mars_crs import check_mars_body
-from marsspec.core.io.opening import open_raster
+from marsspec.core.io.opening import JobInput, job_input, open_raster
 from marsspec.core.io.safety import OutputSet
 from marsspec.core.io.stack import stack_with_dem
 from marsspec.core.models.bins import RECONSTRUCTIONS, BinSpec
@@ -30,6 +31,7 @@ from marsspec.core.models.normalisation import (
     raster_stats,
     table_a1,
 )
+from marsspec.core.tiling.rescale import ScalePlan, plan_scale, run_tiled_at_scale
 from marsspec.core.tiling.weights import BLENDINGS
 
 logger = logging.getLogger("marsspec.spectral")
@@ -81,9 +83,15 @@ class PredictRequest:
     manifest: str | Path | None = None
     dem: str | Path | None = None  # for models with a DEM channel (in_channels 2)
     allow_non_mars: bool = False  # run on an input whose CRS is not a Mars one
+    # an input > 25 % off the model's pixel size: resample it on the fly (False: refuse it)
+    rescale: bool = True
+    # an input without a CRS: refused, unless "mars" with pixel_size metres (--assume-crs)
+    assume_crs: str | None = None
+    pixel_size: float | None = None
 
     def __post_init__(self) -> None:
         check_parameters(self)
+        check_assumption(self.assume_crs, self.pixel_size)
         if not (self.output or self.confidence):
             raise InputError("Nothing to write: give an OUTPUT and/or a CONFIDENCE path.")
         if self.browse and not self.output:
@@ -112,31 +120,54 @@ class PredictResult:
     seconds: float = 0.0
 
 
-def input_band(path: Path, band: int | None, allow_non_mars: bool = False) -> tuple[int, list[str]]:
-    """The band to use and warnings (non-georeferenced input, non-Mars CRS when allowed)."""
+def input_band(
+    path: Path, band: int | None, allow_non_mars: bool = False, *, name: str | None = None
+) -> tuple[int, list[str]]:
+    """The band to use and warnings (a non-Mars CRS when allowed); ``name`` names the input
+    in messages (default ``path``'s name). A job refuses an input without a CRS earlier
+    (:func:`~marsspec.core.io.opening.job_input`)."""
+    name = name or path.name
     with open_raster(path) as src:
-        count, crs, transform = src.count, src.crs, src.transform
-    body_warning = check_mars_body(crs, path.name, allow_non_mars=allow_non_mars)
+        count, crs = src.count, src.crs
+    body_warning = check_mars_body(crs, name, allow_non_mars=allow_non_mars)
     if band is None:
         if count > 1:
             raise InputError(
-                f"{path.name} has {count} bands; choose the CTX band with BAND (1..{count})."
+                f"{name} has {count} bands; choose the CTX band with BAND (1..{count})."
             )
         band = 1
     if not 1 <= band <= count:
-        raise InputError(f"Band {band} does not exist: {path.name} has band(s) 1..{count}.")
-    warnings = [body_warning] if body_warning else []
-    if crs is None or transform.is_identity:
-        warnings.append(
-            f"{path.name} is not georeferenced; the output has pixel coordinates only. "
-            "Georeference the CTX image to get a map-ready product."
-        )
-    return band, warnings
+        raise InputError(f"Band {band} does not exist: {name} has band(s) 1..{count}.")
+    return band, [body_warning] if body_warning else []
+
+
+def _entry_value(entry: ModelEntry, key: str):
+    """A manifest field of a user model (``target_stats``, ``target_units``, ``band_names``):
+    an attribute of the entry, or one of its extra keys; None when absent."""
+    value = getattr(entry, key, None)
+    return value if value is not None else entry.extra.get(key)
+
+
+def _target_stats(entry: ModelEntry) -> list[tuple[float, float]] | None:
+    """The training set's per-band target [mean, std] an exported model carries, if usable."""
+    stats = _entry_value(entry, "target_stats")
+    try:
+        pairs = [(float(m), float(s)) for m, s in stats] if stats else None
+    except (TypeError, ValueError):
+        return None
+    if not pairs or len(pairs) != len(entry.bands) or any(not s > 0 for _, s in pairs):
+        return None
+    return pairs
 
 
 def _output_plan(entry: ModelEntry, req: PredictRequest, input_stats):
-    """Output statistics (None = normalised units) and a units label."""
+    """Output statistics (None = normalised units) and a units label.
+
+    Order: the user's ``target_stats``; else the training set's target statistics the model
+    carries (``target_stats`` in its manifest entry, from ``marsspec train``/``export``), with
+    the units of that target (``target_units``); else Table A1 (``global``); else z-scores."""
     names = [f"{float(b['wavelength_nm']):g}" for b in entry.bands]
+    target_units = str(_entry_value(entry, "target_units") or "").strip()
     if req.target_stats:
         if len(req.target_stats) != len(entry.bands):
             raise InputError(
@@ -144,7 +175,13 @@ def _output_plan(entry: ModelEntry, req: PredictRequest, input_stats):
                 f"{len(entry.bands)} bands; give one mean,std pair per band."
             )
         stats = [ChannelStats(float("-inf"), float("inf"), m, s) for m, s in req.target_stats]
-        return stats, "I/F", "I/F (converted with user-given target statistics)"
+        units = target_units or "I/F"
+        return stats, units, f"{units} (converted with user-given target statistics)"
+    trained = _target_stats(entry)
+    if trained is not None:
+        stats = [ChannelStats(float("-inf"), float("inf"), m, s) for m, s in trained]
+        units = target_units or "target units"
+        return stats, units, f"{units} (converted with the training set's target statistics)"
     if req.normalisation == "global" and all(n in TABLE_A1 for n in names):
         return [table_a1(n) for n in names], "I/F", "I/F (converted with Table A1 statistics)"
     label = {"image": "image-wise", "patch": "patch-wise", "global": "global"}[req.normalisation]
@@ -152,10 +189,17 @@ def _output_plan(entry: ModelEntry, req: PredictRequest, input_stats):
 
 
 def _descriptions(entry: ModelEntry, units: str) -> tuple[tuple[str, ...], tuple[dict, ...]]:
+    """Band descriptions and tags: the target's band names a trained model carries
+    (``band_names``, e.g. R2529), else the manifest's band names, with wavelength and units."""
     desc, tags = [], []
-    for b in entry.bands:
+    band_names = _entry_value(entry, "band_names") or []
+    if len(band_names) != len(entry.bands):
+        band_names = [None] * len(entry.bands)
+    for b, trained_name in zip(entry.bands, band_names, strict=True):
         lam = float(b["wavelength_nm"])
-        desc.append(f"{b.get('name', 'band')} {lam:g} nm ({units})")
+        name = str(trained_name or b.get("name") or "band")
+        shown = name if f"{lam:g}" in name else f"{name} {lam:g} nm"
+        desc.append(f"{shown} ({units})")
         tags.append(
             {
                 "WAVELENGTH_NM": f"{lam:g}",
@@ -186,11 +230,25 @@ def predict_spectra(
 ) -> PredictResult:
     """Run the prediction described by ``req``; see the module docstring for guarantees.
 
-    ``log`` receives the run's warnings (also kept in ``result.events``)."""
-    source = Path(req.input)
-    band, warnings = input_band(source, req.band, req.allow_non_mars)
+    ``log`` receives the run's warnings (also kept in ``result.events``). The input is opened
+    as ``describe`` opens it (PDS3/PDS4 labels, PNG/JPEG...: :func:`job_input`); one without
+    a CRS is refused unless ``req.assume_crs`` says what to assume."""
+    with job_input(req.input, assume_crs=req.assume_crs, pixel_size=req.pixel_size) as opened:
+        return _predict_opened(req, opened, progress=progress, cancel=cancel, log=log)
+
+
+def _predict_opened(req: PredictRequest, opened: JobInput, *, progress, cancel, log):
+    source = Path(req.input)  # what the user named: the provenance names it
+    readable = opened.path  # what GDAL reads (a VRT for PDS labels and assumed CRSs)
+    band, warnings = input_band(readable, req.band, req.allow_non_mars, name=source.name)
+    warnings[:0] = opened.notes
     outputs = req.output_set()
     entry = load_entry(req)
+    scale = plan_scale(
+        readable, entry.pixel_size_m, rescale=req.rescale, model_id=entry.id, name=source.name
+    )
+    if scale.rescale:
+        warnings.append(scale.note)
     bins = entry_bins(entry)
     if req.confidence and bins is None:
         raise InputError(
@@ -209,7 +267,7 @@ def predict_spectra(
             if req.dem
             else None
         )
-        source_for_model, bands = model_source(req, band, folder)
+        source_for_model, bands = model_source(req, band, folder, readable)
         return _predict(
             req,
             entry,
@@ -222,6 +280,8 @@ def predict_spectra(
             progress=progress,
             cancel=cancel,
             log=log,
+            scale=scale,
+            input_tags=opened.tags,
         )
 
 
@@ -230,12 +290,16 @@ def entry_bins(entry: ModelEntry) -> BinSpec | None:
     return BinSpec.from_dict(entry.bins) if entry.task == "spectra-bins" else None
 
 
-def model_source(req, band: int, folder: str | Path | None) -> tuple[Path, tuple[int, ...]]:
+def model_source(
+    req, band: int, folder: str | Path | None, readable: str | Path | None = None
+) -> tuple[Path, tuple[int, ...]]:
     """The raster the model reads and its bands: the input's band, or (with a DEM) a VRT in
-    ``folder`` stacking that band and the DEM warped onto its grid (bands 1 and 2)."""
+    ``folder`` stacking that band and the DEM warped onto its grid (bands 1 and 2).
+    ``readable``: the input as GDAL reads it (:class:`JobInput` ``.path``; default the input)."""
+    source = Path(readable if readable is not None else req.input)
     if req.dem:
-        return stack_with_dem(Path(req.input), band, req.dem, folder), (1, 2)
-    return Path(req.input), (band,)
+        return stack_with_dem(source, band, req.dem, folder), (1, 2)
+    return source, (band,)
 
 
 @dataclass(frozen=True)
@@ -337,8 +401,12 @@ def _predict(
     progress: Callable[[float], object] | None,
     cancel: Callable[[], bool] | None,
     log: Callable[[str], object] | None = None,
+    scale: ScalePlan | None = None,
+    input_tags: dict[str, str] | None = None,
 ) -> PredictResult:
-    from marsspec.core.tiling import OutputSpec, run_tiled
+    from marsspec.core.tiling import OutputSpec
+
+    scale = scale or ScalePlan(None, None, note="pixel size not checked")
 
     def note(text: str) -> None:  # statistics' warnings (special pixels) reach the user too
         logger.warning(text)
@@ -360,6 +428,8 @@ def _predict(
         "MARSSPEC_NORMALISATION": req.normalisation,
         "MARSSPEC_TRAINED_ON": "SIMULATED scenes" if entry.simulated else "real pairs",
         "MARSSPEC_METHOD": f"CTX -> CRISM bands, {PAPER}",
+        **scale.tags(),
+        **(input_tags or {}),  # the CRS the user told marsspec to assume, if any
     }
     if input_stats is not None:
         common["MARSSPEC_INPUT_STATS"] = ",".join(
@@ -398,11 +468,12 @@ def _predict(
     config = tiling_config(req, entry, bands)
     result = PredictResult(units=units, warnings=warnings)
     with outputs:  # publishes every output together, or none of them
-        tiled = run_tiled(
+        tiled = run_tiled_at_scale(  # at the model's pixel size, output on the input's grid
             source_for_model,
             setup.predictor,
             specs,
             config,
+            scale,
             model_id=entry.id,
             weights_sha256=entry.sha256,
             algorithm="marsspec:predictspectra",

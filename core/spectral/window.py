@@ -13,7 +13,7 @@ from a request with :meth:`WindowRequest.of`) and goes through the job's functio
   reconstruction, output statistics) and the same tiling (``tiling_config``: the model's
   patch size, the stride factor or the model's default, blending, device, precision);
 * the engine's forward pass (:func:`~marsspec.core.tiling.engine.batch_forward`: device,
-  precision probe, model preparation) and the engine's reader and blending for the pixel
+  precision choice, model preparation) and the engine's reader and blending for the pixel
   (:func:`~marsspec.core.tiling.pixel.pixel_outputs`).
 
 Why the covering patches and not one window centred on the pixel, or the engine on a crop:
@@ -27,7 +27,7 @@ about 0.4 s for 256 px EfficientNet-B0 patches on one core of a 2-core CPU.
 
 What is kept between clicks, per process: built networks (sha256 checked once), image
 statistics per (file, mtime, size, band, DEM, clip), the DEM stack VRT, and the predictor
-with its forward pass (precision probe and prepared copy) per parameter set. The first click
+with its forward pass (precision choice and prepared copy) per parameter set. The first click
 on a new image pays for its statistics: one streaming pass of the full image, exactly what the
 job computes (no decimated sample: a sample's clip bounds and mean differ, and so would the
 values).

@@ -21,9 +21,11 @@ import rasterio
 from rasterio.enums import Resampling
 
 from marsspec.core.errors import InputError
+from marsspec.core.io.georef import check_assumption
 from marsspec.core.io.mars_crs import check_mars_body
-from marsspec.core.io.opening import open_raster
+from marsspec.core.io.opening import JobInput, job_input, open_raster
 from marsspec.core.io.safety import OutputSet
+from marsspec.core.models.manifest import load_manifest
 from marsspec.core.options import COLOUR_MODES
 from marsspec.core.options import SR_BLENDINGS as BLENDINGS
 from marsspec.core.superres.normalise import Normaliser
@@ -54,6 +56,11 @@ class SuperresConfig:
     noise: bool = False
     manifest_path: str | None = None
     allow_non_mars: bool = False  # run on an input whose CRS is not a Mars one
+    # an input > 25 % off the model's pixel size: resample it on the fly (False: refuse it)
+    rescale: bool = True
+    # an input without a CRS: refused, unless "mars" with pixel_size metres (--assume-crs)
+    assume_crs: str | None = None
+    pixel_size: float | None = None
 
     def __post_init__(self) -> None:
         if self.colour_mode not in COLOUR_MODES:
@@ -68,6 +75,7 @@ class SuperresConfig:
             raise InputError(f"Bands {self.bands!r}: band numbers start at 1.")
         if self.patch < MIN_SIZE:
             raise InputError(f"Patch {self.patch} px is too small; use {MIN_SIZE} or more.")
+        check_assumption(self.assume_crs, self.pixel_size)
 
 
 @dataclass(frozen=True)
@@ -155,10 +163,22 @@ def superresolve(
     cancel: Callable[[], bool] | None = None,
     log: Callable[[str], object] | None = None,
 ) -> SuperresResult:
-    """Super-resolve ``request.input`` 4x into ``request.output``; ``log`` hears each note."""
+    """Super-resolve ``request.input`` 4x into ``request.output``; ``log`` hears each note.
+
+    The input is opened as ``describe`` opens it (:func:`job_input`: PDS3/PDS4 labels,
+    PNG/JPEG...); one without a CRS is refused unless the config says what to assume."""
+    cfg = request.config
+    with job_input(request.input, assume_crs=cfg.assume_crs, pixel_size=cfg.pixel_size) as opened:
+        return _superresolve_opened(request, opened, progress=progress, cancel=cancel, log=log)
+
+
+def _superresolve_opened(
+    request: SuperresRequest, opened: JobInput, *, progress, cancel, log
+) -> SuperresResult:
     from marsspec.core.superres.model import load_generator
     from marsspec.core.superres.predictor import SuperresPredictor
-    from marsspec.core.tiling import OutputSpec, TilingConfig, run_tiled
+    from marsspec.core.tiling import OutputSpec, TilingConfig
+    from marsspec.core.tiling.rescale import plan_scale, run_tiled_at_scale
 
     events: list[str] = []
 
@@ -169,22 +189,20 @@ def superresolve(
             log(text)
 
     cfg = request.config
-    source = Path(request.input)
+    source = Path(request.input)  # what the user named: the provenance names it
+    readable = opened.path  # what GDAL reads (a VRT for PDS labels and assumed CRSs)
     output_path = request.output
     outputs = request.output_set()
-    with open_raster(source) as src:
+    for note in opened.notes:
+        say(note)
+    with open_raster(readable) as src:
         bands = _choose_bands(src.count, cfg.bands, source.name)
         if min(src.width, src.height) < MIN_SIZE:
             raise InputError(
                 f"{source.name} is {src.width}x{src.height} px; super-resolution needs at least "
                 f"{MIN_SIZE}x{MIN_SIZE} px. Use a larger extent."
             )
-        georeferenced = src.crs is not None or src.transform != rasterio.Affine.identity()
-        if src.gcps[0] and src.transform == rasterio.Affine.identity():
-            raise InputError(
-                f"{source.name} is georeferenced by ground control points only; warp it to a "
-                "map grid first (gdalwarp / Raster > Projections > Warp), then super-resolve."
-            )
+        georeferenced = opened.georeferenced  # job_input refused one without a CRS
         body_warning = check_mars_body(src.crs, source.name, allow_non_mars=cfg.allow_non_mars)
         stats = _decimated(src, bands)
         descriptions = tuple(src.descriptions[b - 1] or f"band {b}" for b in bands)
@@ -192,14 +210,17 @@ def superresolve(
             {k: v for k, v in src.tags(b).items() if k.lower().startswith(("wavelength", "unit"))}
             for b in bands
         )
+    scale = plan_scale(
+        readable,
+        load_manifest(cfg.manifest_path).get(cfg.model).pixel_size_m,
+        rescale=cfg.rescale,
+        model_id=cfg.model,
+        name=source.name,
+    )
     if body_warning:
         say(body_warning)
-    if not georeferenced:
-        say(
-            f"{source.name} has no georeferencing: the output uses pixel coordinates with "
-            "pixels 1/4 the size (transform scale 0.25, no CRS), so it overlays the input in "
-            "the same pixel space."
-        )
+    if scale.rescale:
+        say(scale.note)
     colour_mode = cfg.colour_mode if len(bands) >= 3 else "per-band"
     if cfg.colour_mode == "hsv" and len(bands) == 2:
         say("HSV needs 3 or more bands; super-resolving the 2 bands one by one (per-band).")
@@ -232,16 +253,18 @@ def superresolve(
             "MARSSPEC_SR_NORMALISATION": f"robust 0.5-99.5% affine: {ranges}",
             "MARSSPEC_SR_NOISE": str(bool(cfg.noise)).lower(),
             "MARSSPEC_SR_BLENDING": cfg.blending,
-            "MARSSPEC_SR_GEOREFERENCED": str(georeferenced).lower(),
+            "MARSSPEC_SR_GEOREFERENCED": "assumed" if opened.assumed else "true",
+            **opened.tags,  # the CRS the user told marsspec to assume, if any
         },
     )
     with warnings.catch_warnings(), outputs:
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        result = run_tiled(
-            source,
+        result = run_tiled_at_scale(  # at the model's pixel size, output on the input's grid
+            readable,
             predictor,
             spec,
             tiling,
+            scale,
             model_id=loaded.model_id,
             weights_sha256=loaded.weights_sha256,
             algorithm="marsspec:superresolve",
@@ -249,6 +272,7 @@ def superresolve(
             cancel=cancel,
             log=log,
             staging=outputs,
+            provenance_inputs=[source],
         )
     with rasterio.open(result.outputs[0]) as out:
         width, height = out.width, out.height

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from marsspec.core.devices import describe_device, inference, probe_cpu_precision
+from marsspec.core.devices import auto_precision, describe_device, inference
 from marsspec.core.errors import InputError, MarsspecError
 from marsspec.core.tiling.outputs import OutputSpec
 from marsspec.core.tiling.prepare import prepare_for_inference
@@ -50,7 +50,7 @@ class BatchForward:
         self.notify = notify
         self.specs = tuple(specs)
         self.device = device
-        self.precision = precision  # "auto" until the CPU probe has run
+        self.precision = precision  # "auto" until the first batch resolves it
         self.batch_size = batch_size
         self._initial_batch_size = batch_size
         self.patch_size = patch_size
@@ -119,10 +119,8 @@ class BatchForward:
         self._checked = True
 
     def _choose_precision(self, data: np.ndarray) -> None:
-        sample = self._tensor(data[: min(4, len(data))])
-        choice = probe_cpu_precision(
-            self.predictor, sample, first_output=lambda out: self.specs[0].select(out)
-        )
+        """``auto`` from the device and the model alone (no timing): the same every call."""
+        choice = auto_precision(self.device, self.predictor)
         self.precision = choice.precision
         self._event(f"precision auto: {choice.reason}", logging.INFO)
 

@@ -14,6 +14,8 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
@@ -43,6 +45,15 @@ def models_help(job: str, *, html: bool = True, stride: bool = True) -> str:
     return "\n\nModels (MODEL values):\n" + "\n".join(f"- {line}" for line in lines)
 
 
+def _file_value(value) -> str | None:
+    """A parameter value that names an existing file (a path string), else None."""
+    import os
+
+    if isinstance(value, str) and value and os.path.isfile(value):
+        return value
+    return None
+
+
 class MarsspecAlgorithm(QgsProcessingAlgorithm):
     """Base class: subclasses set the class attributes and implement :meth:`execute`.
 
@@ -58,6 +69,9 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
     REQUIRED_MODULES: tuple[str, ...] = ()
     FEATURE = "This algorithm"
     ALLOW_NON_MARS = "ALLOW_NON_MARS"
+    NO_RESCALE = "NO_RESCALE"
+    ASSUME_CRS = "ASSUME_CRS"
+    PIXEL_SIZE = "PIXEL_SIZE"
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("marsspec", text)
@@ -112,9 +126,15 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError
 
     def raster_path(self, parameters, name: str, context: QgsProcessingContext) -> str:
-        """The file behind a raster parameter, with QGIS's standard message when invalid."""
+        """The file behind a raster parameter, with QGIS's standard message when invalid.
+
+        A file QGIS's GDAL cannot load as a layer (a CaSSIS PDS4 ``.xml`` label or its
+        ``.dat``) is passed on as a path: marsspec opens it as ``describe`` does."""
         layer = self.parameterAsRasterLayer(parameters, name, context)
         if layer is None or not layer.isValid():
+            path = _file_value(parameters.get(name))
+            if path:
+                return path
             raise QgsProcessingException(self.invalidRasterError(parameters, name))
         if layer.providerType() != "gdal":
             raise QgsProcessingException(
@@ -134,8 +154,70 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
         param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(param)
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API name
+        """QGIS's checks, except that a raster parameter may name a file QGIS cannot load
+        but marsspec reads (PDS4 labels): :meth:`raster_path` passes it on."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok:
+            return ok, message
+        for definition in self.parameterDefinitions():
+            value = parameters.get(definition.name())
+            if definition.checkValueIsAcceptable(value, context):
+                continue
+            if isinstance(definition, QgsProcessingParameterRasterLayer) and _file_value(value):
+                continue
+            return ok, message
+        return True, ""
+
+    def add_assume_crs(self) -> None:
+        """ASSUME_CRS (none, mars) and PIXEL_SIZE (metres): what to assume for an input
+        without a CRS (a PNG/JPEG, a CaSSIS framelet), which is refused otherwise."""
+        self.add_choice(
+            self.ASSUME_CRS,
+            "CRS to assume for an input without one (none = refuse it)",
+            options.ASSUME_CRS,
+            help_text="mars: Mars equirectangular, north up, origin 0,0, with PIXEL_SIZE; "
+            "the outputs' tags say the CRS was assumed",
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.PIXEL_SIZE,
+                self.tr("Pixel size in metres of an input without a CRS (with ASSUME_CRS mars)"),
+                type=QgsProcessingParameterNumber.Double,
+                minValue=0.0,
+                optional=True,
+            )
+        )
+
+    def assume_kwargs(self, parameters, context: QgsProcessingContext) -> dict:
+        """The request fields ``assume_crs`` and ``pixel_size`` (the request checks them)."""
+        assume = self.choice(parameters, self.ASSUME_CRS, context) or "none"
+        raw = parameters.get(self.PIXEL_SIZE)
+        empty = raw is None or raw == "" or getattr(raw, "isNull", lambda: False)()
+        size = None if empty else self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
+        return {"assume_crs": None if assume == "none" else assume, "pixel_size": size}
+
     def allow_non_mars(self, parameters, context: QgsProcessingContext) -> bool:
         return self.parameterAsBool(parameters, self.ALLOW_NON_MARS, context)
+
+    def add_no_rescale(self) -> None:
+        """Advanced switch: refuse an input whose pixel size is more than 25 % off the model's
+        (by default it is resampled to the model's scale and the output put on its grid)."""
+        param = QgsProcessingParameterBoolean(
+            self.NO_RESCALE,
+            self.tr(
+                "Refuse an input whose pixel size is more than 25 % off the model's "
+                "(default: resample it on the fly)"
+            ),
+            False,
+            optional=True,
+        )
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(param)
+
+    def rescale(self, parameters, context: QgsProcessingContext) -> bool:
+        """The request's ``rescale``: True unless NO_RESCALE is set."""
+        return not self.parameterAsBool(parameters, self.NO_RESCALE, context)
 
     def add_choice(
         self,

@@ -105,6 +105,8 @@ class SpectralAlgorithm(MarsspecAlgorithm):
         self.add_choice(self.DEVICE, "Device", options.DEVICES, advanced=True)
         self.add_choice(self.PRECISION, "Precision", options.PRECISIONS, advanced=True)
         self.add_allow_non_mars()
+        self.add_no_rescale()
+        self.add_assume_crs()
 
     def stride_factor(self, parameters, context) -> int | None:
         """None when left empty: the job then takes the model's ``default_stride_factor``."""
@@ -130,4 +132,6 @@ class SpectralAlgorithm(MarsspecAlgorithm):
             "device": self.choice(parameters, self.DEVICE, context),
             "precision": self.choice(parameters, self.PRECISION, context),
             "allow_non_mars": self.allow_non_mars(parameters, context),
+            "rescale": self.rescale(parameters, context),
+            **self.assume_kwargs(parameters, context),
         }

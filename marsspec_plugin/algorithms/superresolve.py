@@ -91,6 +91,8 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
             QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Super-resolved raster"))
         )
         self.add_allow_non_mars()
+        self.add_no_rescale()
+        self.add_assume_crs()
 
     def _bands(self, parameters, context) -> tuple[int, ...] | None:
         """Band numbers from a list (dialog, Python) or "3,2,1" text (qgis_process, models)."""
@@ -125,6 +127,8 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
             device=self.choice(parameters, self.DEVICE, context),
             precision=self.choice(parameters, self.PRECISION, context),
             allow_non_mars=self.allow_non_mars(parameters, context),
+            rescale=self.rescale(parameters, context),
+            **self.assume_kwargs(parameters, context),
         )
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         result = run_job(
