@@ -11,7 +11,16 @@ numpy/rasterio/arosics in before an algorithm runs.
 
 from __future__ import annotations
 
-__all__ = ["MATCH_WAVELENGTH_NM", "CoregConfig", "CoregRequest", "CoregResult", "coregister"]
+__all__ = [
+    "MATCH_WAVELENGTH_NM",
+    "CoregConfig",
+    "CoregRequest",
+    "CoregResult",
+    "PairsRequest",
+    "PairsResult",
+    "coregister",
+    "make_pair",
+]
 
 
 def __getattr__(name: str):
@@ -23,4 +32,8 @@ def __getattr__(name: str):
         from marsspec.core.coreg import pipeline
 
         return getattr(pipeline, name)
+    if name in ("PairsRequest", "PairsResult", "make_pair"):
+        from marsspec.core.coreg import pairs
+
+        return getattr(pairs, name)
     raise AttributeError(f"module 'marsspec.core.coreg' has no attribute {name!r}")

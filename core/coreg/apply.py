@@ -91,8 +91,10 @@ def write_corrected_target(
     band_names: list[str],
     progress: Callable[[float], None],
     cancel: Callable[[], bool],
+    bands: list[int] | None = None,
 ) -> float:
-    """Write all target bands on the reference window; returns the valid fraction."""
+    """Write the target ``bands`` (1-based; default all, in order) on the reference window;
+    ``band_names`` has one name per target band. Returns the valid fraction."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
     from scipy.ndimage import map_coordinates
@@ -100,8 +102,9 @@ def write_corrected_target(
     out_transform = window_transform(window, reference.transform)
     to_target = _ToTarget(reference, target)
     width, height = int(window.width), int(window.height)
+    bands = list(bands) if bands else list(range(1, target.count + 1))
     profile = _geotiff_profile(
-        width, height, target.count, "float32", reference.crs, out_transform, OUT_NODATA
+        width, height, len(bands), "float32", reference.crs, out_transform, OUT_NODATA
     )
     valid_pixels = 0
     with target.open() as source, create_raster(path, **profile) as dst:
@@ -115,7 +118,7 @@ def write_corrected_target(
             x, y = np.broadcast_arrays(x, y)
             dx, dy = field.at(x, y)
             src_row, src_col = to_target(x + dx, y + dy)
-            block = np.full((target.count, rows.size, width), OUT_NODATA, np.float32)
+            block = np.full((len(bands), rows.size, width), OUT_NODATA, np.float32)
             r0 = max(int(np.floor(np.nanmin(src_row))) - 1, 0)
             c0 = max(int(np.floor(np.nanmin(src_col))) - 1, 0)
             r1 = min(int(np.ceil(np.nanmax(src_row))) + 2, target.height)
@@ -123,22 +126,22 @@ def write_corrected_target(
             if r1 > r0 and c1 > c0:
                 src_window = Window(c0, r0, c1 - c0, r1 - r0)
                 coords = [src_row - r0, src_col - c0]
-                for band in range(1, target.count + 1):
-                    block[band - 1] = _resample_band(
+                for k, band in enumerate(bands):
+                    block[k] = _resample_band(
                         source, target, band, src_window, coords, map_coordinates
                     )
             valid_pixels += int((block[0] != OUT_NODATA).sum())
             dst.write(block, window=Window(0, row0, width, rows.size))
             progress((row0 + rows.size) / height)
-        for band in range(1, target.count + 1):
-            dst.set_band_description(band, band_names[band - 1])
+        for out_band, band in enumerate(bands, start=1):
+            dst.set_band_description(out_band, band_names[band - 1])
             wavelength = target.wavelengths_nm[band - 1]
             band_tags = {"units": target.units or "I/F"}
             if wavelength is not None:
                 band_tags["WAVELENGTH_NM"] = f"{wavelength:g}"
-            dst.update_tags(band, **band_tags)
+            dst.update_tags(out_band, **band_tags)
             if target.units:
-                dst.set_band_unit(band, target.units)
+                dst.set_band_unit(out_band, target.units)
         dst.update_tags(**tags)
     return valid_pixels / float(width * height)
 
@@ -167,16 +170,19 @@ def write_reference_cutout(
     block_rows: int,
     tags: dict[str, str],
     cancel: Callable[[], bool],
+    bands: list[int] | None = None,
 ) -> None:
-    """The reference's pixels in ``window``, all bands, values and nodata unchanged."""
+    """The reference's pixels in ``window``, values and nodata unchanged: the ``bands``
+    (1-based; default all, in order)."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
     width, height = int(window.width), int(window.height)
+    bands = list(bands) if bands else list(range(1, reference.count + 1))
     profile = _geotiff_profile(
         width,
         height,
-        reference.count,
+        len(bands),
         reference.dtype,
         reference.crs,
         window_transform(window, reference.transform),
@@ -188,11 +194,11 @@ def write_reference_cutout(
                 raise CancelledError("Co-registration cancelled; no output was written.")
             rows = min(block_rows, height - row0)
             src = Window(window.col_off, window.row_off + row0, width, rows)
-            dst.write(source.read(window=src), window=Window(0, row0, width, rows))
-        for band in range(1, reference.count + 1):
+            dst.write(source.read(bands, window=src), window=Window(0, row0, width, rows))
+        for out_band, band in enumerate(bands, start=1):
             name = reference.band_names[band - 1] if band <= len(reference.band_names) else ""
-            dst.set_band_description(band, name or f"band {band}")
-            dst.update_tags(band, **source.tags(band))
-        dst.scales = reference.scales
-        dst.offsets = reference.offsets
+            dst.set_band_description(out_band, name or f"band {band}")
+            dst.update_tags(out_band, **source.tags(band))
+        dst.scales = [reference.scales[band - 1] for band in bands]
+        dst.offsets = [reference.offsets[band - 1] for band in bands]
         dst.update_tags(**tags)

@@ -29,6 +29,7 @@ from marsspec.core.coreg.match import GlobalShift, TiePoints, global_shift, loca
 from marsspec.core.coreg.quality import corrected_on_grid, ssim
 from marsspec.core.coreg.tiepoints import write_tie_points
 from marsspec.core.errors import CancelledError, InputError
+from marsspec.core.io.product import Product
 from marsspec.core.io.safety import OutputSet, same_file
 from marsspec.core.provenance import provenance_tags
 
@@ -121,35 +122,32 @@ class CoregRequest:
         )
 
 
-def coregister(
-    request: CoregRequest,
+@dataclass
+class Registration:
+    """A solved co-registration, before anything is written: the opened products, the
+    correction field, the reference (CTX) window the target covers, the run's facts and the
+    provenance tags. :func:`coregister` writes it one way, the training-pair job another."""
+
+    reference: Product
+    target: Product
+    window: object  # rasterio Window on the reference
+    correction: CorrectionField
+    points: TiePoints
+    used: np.ndarray
+    result: CoregResult
+    tags: dict[str, str]
+
+
+def register(
+    reference_path,
+    target_path,
+    config: CoregConfig,
     *,
-    progress: Callable[[float], object] | None = None,
-    cancel: Callable[[], bool] | None = None,
-    log: Callable[[str], object] | None = None,
-) -> CoregResult:
-    """Co-register as ``request`` says; see the module docstring."""
-    config = request.config
-    reference_path, target_path = request.reference, request.target
-    start = time.perf_counter()
-    messages: list[str] = []
-
-    def say(text: str) -> None:
-        messages.append(text)
-        if log is not None:
-            log(text)
-
-    def is_cancelled() -> bool:
-        return cancel is not None and bool(cancel())
-
-    def stage(fraction: float) -> None:
-        if is_cancelled():
-            raise CancelledError("Co-registration cancelled; no output was written.")
-        if progress is not None:
-            progress(fraction)
-
-    outputs = request.output_set()
-
+    say: Callable[[str], None],
+    stage: Callable[[float], None],
+    algorithm: str = "coregister",
+) -> Registration:
+    """Open, match and solve the correction (``stage`` fractions 0-0.65); writes nothing."""
     stage(0.0)
     reference, target = open_pair(reference_path, target_path, config.allow_non_mars)
     overlap = overlap_in_reference_crs(reference, target)
@@ -222,11 +220,10 @@ def coregister(
         width=int(window.width),
         height=int(window.height),
         seconds=0.0,
-        messages=messages,
         correction=correction,
     )
     tags = provenance_tags(
-        algorithm="coregister",
+        algorithm=algorithm,
         inputs=[reference.path, target.path],
         parameters={
             **{f"coreg_{k}": v for k, v in config.to_dict().items()},
@@ -237,6 +234,40 @@ def coregister(
             },
         },
     )
+    return Registration(reference, target, window, correction, points, used, result, tags)
+
+
+def coregister(
+    request: CoregRequest,
+    *,
+    progress: Callable[[float], object] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    log: Callable[[str], object] | None = None,
+) -> CoregResult:
+    """Co-register as ``request`` says; see the module docstring."""
+    config = request.config
+    start = time.perf_counter()
+    messages: list[str] = []
+
+    def say(text: str) -> None:
+        messages.append(text)
+        if log is not None:
+            log(text)
+
+    def is_cancelled() -> bool:
+        return cancel is not None and bool(cancel())
+
+    def stage(fraction: float) -> None:
+        if is_cancelled():
+            raise CancelledError("Co-registration cancelled; no output was written.")
+        if progress is not None:
+            progress(fraction)
+
+    outputs = request.output_set()
+    solved = register(request.reference, request.target, config, say=say, stage=stage)
+    reference, target, window = solved.reference, solved.target, solved.window
+    result, tags = solved.result, solved.tags
+    result.messages = messages
     names = _band_names(target)
     pixels = int(window.width) * int(window.height)
     itemsize = np.dtype(reference.dtype).itemsize
@@ -251,7 +282,7 @@ def coregister(
             reference,
             target,
             window,
-            correction,
+            solved.correction,
             config.block_rows,
             {**tags, "MARSSPEC_ROLE": "co-registered CRISM (target) on the CTX grid"},
             names,
@@ -268,7 +299,7 @@ def coregister(
             is_cancelled,
         )
         if temp_points is not None:
-            write_tie_points(temp_points, points, used, reference.crs.to_wkt())
+            write_tie_points(temp_points, solved.points, solved.used, reference.crs.to_wkt())
         stage(0.99)
     result.seconds = time.perf_counter() - start
     result.outputs = dict(outputs.finals)

@@ -56,6 +56,9 @@ class TrainConfig:
     ``simulate`` generates missing simulator scenes first. ``val_scenes`` likewise.
     ``dem_name`` adds a DEM from each folder as a second input channel (warped onto the CTX
     grid as at inference, z-scored per scene).
+    Targets: ``target_wavelengths_nm`` lists the bands to predict (default: the ``product``'s
+    EVC or FC bands); each is the target raster's band nearest to it, which must lie within
+    ``wavelength_tolerance_nm`` (default 15 nm; e.g. 2529 for a CRISM browse R2529 band).
     Fine-tuning: ``init_weights`` (a ``.safetensors`` export or a training checkpoint) gives
     the starting weights; ``train_only`` (parameter-name prefixes) trains those parameters and
     freezes the rest, batch-norm statistics included.
@@ -75,6 +78,7 @@ class TrainConfig:
     mask_name: str | None = None
     dem_name: str | None = None  # e.g. dem.tif: a second input channel (any Mars grid)
     target_wavelengths_nm: list[float] | None = field(default=None, metadata=limits(low=1.0))
+    wavelength_tolerance_nm: float = field(default=15.0, metadata=limits(low=0.0, high=1000.0))
     # model
     arch: str = "Unet"
     encoder: str = "efficientnet-b0"

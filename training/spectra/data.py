@@ -28,6 +28,12 @@ class Pair:
     y: np.ndarray  # (S, H, W) float32, normalised target (0 where invalid)
     valid: np.ndarray  # (H, W) bool
     x_raw: np.ndarray | None = None  # raw CTX I/F (for baselines)
+    # the target before normalisation: per band (mean, std) over the valid pixels (after the
+    # percentile clip), how many pixels, its units and band names (what the model predicts)
+    target_stats: list[tuple[float, float]] | None = None
+    target_count: int = 0
+    target_units: str = ""
+    target_names: list[str] | None = None
 
 
 def expand_scenes(patterns: list[str]) -> list[Path]:
@@ -64,10 +70,18 @@ def target_bands(src, wanted_nm: list[float], tolerance_nm: float = 15.0) -> lis
         if best is None or best[0] > tolerance_nm:
             raise InputError(
                 f"{Path(src.name).name} has no band within {tolerance_nm:g} nm of {want:g} nm "
-                f"(bands: {lams}); give target_wavelengths_nm matching the target raster."
+                f"({_shown(lams)}); set target_wavelengths_nm to the target raster's bands (or "
+                "raise wavelength_tolerance_nm) in the training config."
             )
         bands.append(best[1])
     return bands
+
+
+def _shown(lams: list[float | None]) -> str:
+    known = [f"{lam:g}" for lam in lams if lam is not None]
+    if not known:
+        return "its bands have no WAVELENGTH_NM tag and no R<nm> name"
+    return "bands at " + ", ".join(known[:12]) + (", ..." if len(known) > 12 else "") + " nm"
 
 
 @contextlib.contextmanager
@@ -94,8 +108,28 @@ def _read_valid(path: Path, bands: list[int]) -> tuple[np.ndarray, np.ndarray]:
     with reading(path), rasterio.open(path) as src:
         data = src.read(bands, out_dtype="float32")
         masks = src.read_masks(bands)
+        for k, band in enumerate(bands):  # physical values (a scaled uint8 product)
+            scale, offset = src.scales[band - 1], src.offsets[band - 1]
+            if (scale, offset) != (1.0, 0.0):
+                data[k] = data[k] * np.float32(scale) + np.float32(offset)
     valid = np.all(masks != 0, axis=0) & np.all(np.isfinite(data), axis=0)
     return data, valid
+
+
+def target_facts(src, bands: list[int]) -> tuple[str, list[str]]:
+    """The units and band names of a target raster's ``bands``: the band's unit or ``units``
+    tag ('' when none), its description or else R<wavelength> (e.g. 'R2529')."""
+    lams = band_wavelengths(src)
+    units, names = "", []
+    for band in bands:
+        tags = {k.lower(): v for k, v in src.tags(band).items()}
+        units = units or (src.units[band - 1] or tags.get("units", "") or "").strip()
+        name = (src.descriptions[band - 1] or "").strip()
+        lam = lams[band - 1]
+        if (not name or name.lower().startswith("band ")) and lam is not None:
+            name = f"R{lam:.0f}"
+        names.append(name or f"band {band}")
+    return units, names
 
 
 def load_pair(scene: Path, cfg, keep_raw: bool = False) -> Pair:
@@ -126,7 +160,10 @@ def load_pair(scene: Path, cfg, keep_raw: bool = False) -> Pair:
                 f"{y_path.name} ({src.width}x{src.height}) is not on the grid of {x_path.name} "
                 f"({x.shape[2]}x{x.shape[1]}); co-register it onto the CTX grid first."
             )
-        bands = target_bands(src, list(cfg.target_wavelengths_nm))
+        bands = target_bands(
+            src, list(cfg.target_wavelengths_nm), float(cfg.wavelength_tolerance_nm)
+        )
+        units, names = target_facts(src, bands)
     y, y_valid = _read_valid(y_path, bands)
     if cfg.mask_name:
         mask_path = scene / cfg.mask_name
@@ -140,12 +177,26 @@ def load_pair(scene: Path, cfg, keep_raw: bool = False) -> Pair:
                 f"is {y_valid.shape[1]}x{y_valid.shape[0]}; make it on the CTX grid."
             )
         y_valid &= mask
-    return make_pair(scene.name, x, x_valid, y, y_valid, cfg, keep_raw)
+    return make_pair(
+        scene.name, x, x_valid, y, y_valid, cfg, keep_raw, target_units=units, target_names=names
+    )
 
 
-def make_pair(name, x, x_valid, y, y_valid, cfg, keep_raw: bool = False) -> Pair:
+def make_pair(
+    name,
+    x,
+    x_valid,
+    y,
+    y_valid,
+    cfg,
+    keep_raw: bool = False,
+    *,
+    target_units: str = "",
+    target_names: list[str] | None = None,
+) -> Pair:
     """Normalise image-wise: CTX stats over the whole CTX raster (as at inference), target
-    stats over the valid footprint, both after the percentile clip."""
+    stats over the valid footprint, both after the percentile clip. The target's own
+    statistics are kept (:func:`target_statistics` pools them over the training set)."""
     valid = x_valid & y_valid
     xs = masked_stats(x, x_valid, cfg.clip_percent)
     ys = masked_stats(y, valid, cfg.clip_percent)
@@ -153,7 +204,48 @@ def make_pair(name, x, x_valid, y, y_valid, cfg, keep_raw: bool = False) -> Pair
     yn = np.stack([normalise(b, s) for b, s in zip(y, ys, strict=True)]).astype(np.float32)
     xn[:, ~x_valid] = 0.0
     yn[:, ~valid] = 0.0
-    return Pair(name, xn, yn, valid, x if keep_raw else None)
+    return Pair(
+        name,
+        xn,
+        yn,
+        valid,
+        x if keep_raw else None,
+        target_stats=[(float(s.mean), float(s.std)) for s in ys],
+        target_count=int(valid.sum()),
+        target_units=target_units,
+        target_names=list(target_names) if target_names else None,
+    )
+
+
+def target_statistics(pairs: list[Pair], wavelengths_nm: list[float]) -> dict | None:
+    """What the training set's targets were, for the checkpoint (``checkpoint["target"]``) and
+    from there the exported manifest entry: ``{"stats": [[mean, std], ...], "units": str,
+    "band_names": [...], "wavelengths_nm": [...]}``, one entry per predicted band.
+
+    The model predicts each image's target as a z-score (image-wise normalisation), so the
+    values that turn a prediction back into target units are a typical scene's: per band the
+    pixel-weighted mean of the scenes' means and the root of the pixel-weighted mean of their
+    variances (the within-scene spread, not inflated by differences between scenes). None when
+    no pair carries its statistics."""
+    known = [p for p in pairs if p.target_stats and p.target_count > 0]
+    if not known:
+        return None
+    weights = np.array([p.target_count for p in known], np.float64)
+    stats = np.array([p.target_stats for p in known], np.float64)  # (scenes, bands, 2)
+    mean = (weights[:, None] * stats[:, :, 0]).sum(0) / weights.sum()
+    std = np.sqrt((weights[:, None] * stats[:, :, 1] ** 2).sum(0) / weights.sum())
+    units = next((p.target_units for p in known if p.target_units), "")
+    names = next((p.target_names for p in known if p.target_names), None)
+    if not names or len(names) != len(wavelengths_nm):
+        names = [f"R{lam:.0f}" for lam in wavelengths_nm]
+    return {
+        "stats": [[float(m), float(s)] for m, s in zip(mean, std, strict=True)],
+        "units": units,
+        "band_names": list(names),
+        "wavelengths_nm": [float(lam) for lam in wavelengths_nm],
+        "scenes": len(known),
+        "pixels": int(weights.sum()),
+    }
 
 
 class PatchSampler:

@@ -2,8 +2,15 @@
 
 Resumable: ``<out_dir>/last.pt`` holds the model, optimiser, step, elapsed time and sampler
 state; running the same config again continues from it. ``best.pt`` keeps the weights with the
-best mean validation PCC. ``max_minutes`` bounds wall time; the LR schedule follows whichever of
-step count and time budget is further along, so a time-boxed run still anneals.
+best mean validation PCC; with no validation scenes (or none with a usable patch) it is the
+last checkpoint, written with every ``last.pt``, so ``best.pt`` always exists after a run (the
+summary's ``best`` says which). ``max_minutes`` bounds wall time; the LR schedule follows
+whichever of step count and time budget is further along, so a time-boxed run still anneals.
+
+Every checkpoint holds the training set's target under ``"target"`` (see
+:func:`marsspec.training.spectra.data.target_statistics`): per band [mean, std] in the
+target's units, the units, band names and wavelengths, which export copies into the manifest
+so predictions come out in the target's units.
 """
 
 from __future__ import annotations
@@ -26,7 +33,13 @@ from marsspec.core.models.manifest import read_weights
 from marsspec.core.models.spectral_net import build_spectral_net
 from marsspec.training.checkpoints import RunFolder, first_line, load_checkpoint
 from marsspec.training.spectra.config import TrainConfig, load_config
-from marsspec.training.spectra.data import PatchSampler, expand_scenes, grid_patches, load_pair
+from marsspec.training.spectra.data import (
+    PatchSampler,
+    expand_scenes,
+    grid_patches,
+    load_pair,
+    target_statistics,
+)
 from marsspec.training.spectra.losses import BinLoss, masked_mse
 
 log = logging.getLogger("marsspec.training")
@@ -185,6 +198,15 @@ class Trainer:
             pairs, val_pairs = training_pairs(cfg)
         self.pairs, self.val_pairs = pairs, val_pairs or []
         self.sampler = PatchSampler(self.pairs, cfg, cfg.seed)
+        self.target = target_statistics(self.pairs, list(cfg.target_wavelengths_nm or ()))
+        if self.target:
+            log.info(
+                "training targets: %s (%s), per band mean/std %s over %d scene(s)",
+                ", ".join(self.target["band_names"]),
+                self.target["units"] or "units not given",
+                ", ".join(f"{m:.4g}/{s:.4g}" for m, s in self.target["stats"]),
+                self.target["scenes"],
+            )
         self.model = build_spectral_net(**cfg.architecture_kwargs()).to(self.device)
         if cfg.init_weights:
             load_initial_weights(self.model, Path(cfg.init_weights))
@@ -233,6 +255,7 @@ class Trainer:
             "sampler_rng": self.sampler.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "config": self.cfg.to_dict(),
+            "target": self.target,
         }
         self.run.save(state, name)
 
@@ -314,17 +337,33 @@ class Trainer:
                     f"step {self.step}: val pcc {metrics.get('pcc', float('nan')):.4f} "
                     f"loss {running:.4f}"
                 )
-                if metrics.get("pcc", -math.inf) > self.best:
+                if "pcc" not in metrics:  # no validation: the last checkpoint is the best
+                    self._save("best.pt")
+                elif metrics["pcc"] > self.best:
                     self.best = metrics["pcc"]
                     self._save("best.pt")
                 self._save("last.pt")
         bar.close()
+        validated = any("pcc" in h for h in self.history)
+        best = (
+            "best validation PCC"
+            if validated
+            else "last checkpoint (no validation scenes: best.pt = last.pt)"
+        )
+        if not validated:
+            log.info("no validation scenes: best.pt is the last checkpoint (step %d)", self.step)
+        elif not (self.out / "best.pt").is_file():  # validation PCC never finite (NaN)
+            self._save("best.pt")
+            best = "last checkpoint (the validation PCC was never a number)"
+            log.info("validation PCC never finite: best.pt is the last checkpoint")
         summary = {
             "id": cfg.id,
             "steps": self.step,
             "minutes": self.elapsed / 60,
             "precision": self.precision,
             "best_val_pcc": self.best,
+            "best": best,
+            "target": self.target,
             "history": self.history,
         }
         self.run.write_text("summary.json", json.dumps(summary, indent=2))
@@ -336,8 +375,9 @@ def main(config) -> int:
     cfg = config if isinstance(config, TrainConfig) else load_config(config)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     summary = Trainer(cfg).train()
+    best = "validation" if summary["best"].startswith("best validation") else "last"
     print(
         f"trained={cfg.id} steps={summary['steps']} minutes={summary['minutes']:.1f} "
-        f"best_val_pcc={summary['best_val_pcc']:.4f} out={cfg.out_dir}"
+        f"best_val_pcc={summary['best_val_pcc']:.4f} best={best} out={cfg.out_dir}"
     )
     return 0
