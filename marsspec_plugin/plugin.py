@@ -9,12 +9,28 @@ outputs added to the project. Nothing heavy is imported here: torch is loaded on
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 from qgis.core import QgsApplication, QgsProject
 
+from marsspec.core.models import locations
 from marsspec.marsspec_plugin.provider import MarsspecProvider
 
 MENU = "&marsspec"
+
+
+def profile_models_dir() -> Path:
+    """Your models folder inside the active QGIS profile: ``<profile>/marsspec/models``."""
+    return Path(QgsApplication.qgisSettingsDirPath()) / "marsspec" / "models"
+
+
+def tell_core_the_profile() -> None:
+    """Core never imports qgis: tell it where the QGIS profile keeps your models (read with the
+    bundled ones by the Toolbox, the right-click dialogs and the inspector)."""
+    try:
+        locations.set_profile_models_dir(profile_models_dir())
+    except Exception:  # no profile (a bare QgsApplication): the platform folder still works
+        locations.set_profile_models_dir(None)
 
 
 class MarsspecPlugin:
@@ -26,6 +42,7 @@ class MarsspecPlugin:
         self.layer_actions = None
         self.inspector = None
         self.inspector_action = None
+        tell_core_the_profile()
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API name
         if self.provider is None:

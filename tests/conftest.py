@@ -17,6 +17,19 @@ MARS_EQC = "+proj=eqc +lat_ts=0 +lat_0=0 +lon_0=0 +x_0=0 +y_0=0 +R=3396190 +unit
 _LIVE_PROVIDERS: list = []
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_models_dir(tmp_path_factory):
+    """Your-models folder for the whole session: a temporary one, so no test (nor a
+    qgis_process or CLI subprocess, which inherit the variable) reads or writes the real
+    ~/.local/share/marsspec/models. Tests that export use their own folder on top."""
+    from marsspec.core.models import locations
+
+    folder = tmp_path_factory.mktemp("user-models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(locations.ENV_VAR, str(folder))
+        yield folder
+
+
 @pytest.fixture()
 def marsspec_provider(qgis_app, qgis_processing):
     """marsspec's provider, registered in the pytest-qgis application if it is not yet."""

@@ -398,4 +398,8 @@ def test_good_run_and_export_leave_only_their_files(tmp_path):
     checkpoint = spectral_checkpoint(tmp_path / "best.pt")
     args = ["export", "--checkpoint", str(checkpoint), "--models-dir", str(models)]
     assert cli_main(args) == 0
-    assert sorted(p.name for p in models.iterdir()) == ["manifest.json", "tiny.safetensors"]
+    assert sorted(p.name for p in models.iterdir()) == [
+        "manifest.json",
+        "tiny.md",
+        "tiny.safetensors",
+    ]

@@ -51,6 +51,7 @@ def export_to(tmp_path, run: str, model_id: str) -> dict:
         flavour="psnr",
         models_dir=tmp_path / "models",
         manifest_path=tmp_path / "models" / "manifest.json",
+        replace=True,  # the fine-tune test re-exports under one id
     )
 
 

@@ -178,3 +178,41 @@ def stage_manifest_entry(entry: dict[str, Any], manifest: Path, staged: Path) ->
     if manifest.is_file():
         shutil.copyfile(manifest, staged)
     upsert_manifest_entry(entry, staged)
+
+
+def check_export_target(
+    models_dir: str | os.PathLike[str], model_id: str, *, replace: bool = False
+) -> Path:
+    """Refuse, before anything is written, an export that would touch the bundled models or
+    overwrite a model without ``replace``; returns the folder.
+
+    The plugin's own ``models/`` is never written (a plugin update replaces it, and its models
+    are the ones everybody's results refer to): neither as the folder nor through an id that a
+    bundled model has, ``replace`` or not. In any other folder an id that is already there
+    (in its manifest, or as ``<id>.safetensors``/``<id>.md``) needs ``replace``."""
+    from marsspec.core.io.safety import same_file
+    from marsspec.core.models import locations
+    from marsspec.core.models import manifest as manifests
+
+    folder = Path(models_dir)
+    bundled_dirs = (manifests.MODELS_DIR, manifests.MANIFEST_PATH.parent)
+    if any(same_file(folder, bundled) for bundled in bundled_dirs):
+        raise InputError(
+            f"--models-dir {str(folder)!r} is the plugin's bundled models folder, which export "
+            "never writes (a plugin update would erase your model); leave --models-dir out to "
+            f"use your models folder ({str(locations.user_models_dir())!r}) or choose another."
+        )
+    if model_id in manifests.load_manifest(manifests.MANIFEST_PATH).ids():
+        raise InputError(
+            f"Model id {model_id!r} is a bundled model's; export never replaces a bundled "
+            "model (not even with --replace): choose another --id."
+        )
+    manifest = folder / locations.MANIFEST_NAME
+    listed = manifest.is_file() and model_id in manifests.load_manifest(manifest).ids()
+    files = [folder / f"{model_id}{suffix}" for suffix in (".safetensors", ".md")]
+    if not replace and (listed or any(f.exists() for f in files)):
+        raise InputError(
+            f"Model {model_id!r} already exists in {str(folder)!r}; choose another --id, or "
+            "pass --replace to overwrite it."
+        )
+    return folder

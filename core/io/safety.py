@@ -185,8 +185,10 @@ class OutputSet:
 
     # ---- inside the block -----------------------------------------------------------------
     def __enter__(self) -> OutputSet:
-        token = secrets.token_hex(6)
         for key, final in self.finals.items():
+            # one token per output: two outputs with one stem (x.safetensors and x.md) must
+            # not see each other's temporary file as a sidecar of their own
+            token = secrets.token_hex(6)
             staged = _Staged(key, final, f".{final.stem}{TMP_TAG}{token}")
             self._staged[key] = staged
             with _live_lock:

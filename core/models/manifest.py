@@ -1,4 +1,10 @@
-"""The bundled-model manifest (``models/manifest.json``): what each model is and how to load it.
+"""The model manifests: what each model is and how to load it.
+
+The bundled ``models/manifest.json`` ships with the plugin; the user's own models (``marsspec
+export``) live in a user models folder with its own ``manifest.json``
+(:mod:`marsspec.core.models.locations`). :func:`load_manifest` with no path lists both, each
+entry marked by its ``source``; an id is unique across both: a user model that repeats a
+bundled id is ignored with a warning naming its manifest (export refuses to write one).
 
 Weights are verified by sha256 before torch sees them, so a truncated download or an edited
 file is reported as such instead of producing silently wrong spectra. Architectures are named
@@ -11,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +30,9 @@ from marsspec.core.errors import (
     ModelNotFoundError,
     RasterIOError,
 )
-from marsspec.core.io.safety import atomic_output
+from marsspec.core.io.safety import atomic_output, same_file
+from marsspec.core.models import locations
+from marsspec.core.options import SOURCE_MARKS
 from marsspec.core.provenance import sha256_file
 
 SCHEMA_VERSION = 1
@@ -37,6 +46,10 @@ ARCHITECTURES: dict[str, str] = {
 }
 
 TASKS = ("spectra-regression", "spectra-bins", "superres")
+
+# ModelEntry.source -> the mark menus show after a model's label
+SOURCES = SOURCE_MARKS
+LOG = logging.getLogger("marsspec.models")
 
 
 @dataclass(frozen=True)
@@ -64,16 +77,21 @@ class ModelEntry:
     licence: str = ""
     training_data: str = ""
     simulated: bool = True
+    # ground pixel size (m) of the training inputs; None: scale-free, no check (rescale.py)
+    pixel_size_m: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     card: str = ""
     created: str = ""
     marsspec_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     models_dir: Path = MODELS_DIR
+    source: str = "bundled"  # "bundled" (the plugin's models/) or "user" (yours)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], models_dir: Path = MODELS_DIR) -> ModelEntry:
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra", "models_dir"}
+    def from_dict(
+        cls, data: dict[str, Any], models_dir: Path = MODELS_DIR, source: str = "bundled"
+    ) -> ModelEntry:
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra", "models_dir", "source"}
         missing = [k for k in ("id", "task", "architecture", "weights", "sha256") if k not in data]
         if missing:
             raise InputError(
@@ -85,13 +103,13 @@ class ModelEntry:
         values.setdefault("product", "any")
         values["bands"] = tuple(values.get("bands", ()))
         extra = {k: v for k, v in data.items() if k not in known}
-        return cls(**values, extra=extra, models_dir=Path(models_dir))
+        return cls(**values, extra=extra, models_dir=Path(models_dir), source=source)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
-            if f.name not in ("extra", "models_dir")
+            if f.name not in ("extra", "models_dir", "source")
         }
         data["bands"] = list(self.bands)
         return {**data, **self.extra}
@@ -105,10 +123,16 @@ class ModelEntry:
         return self.models_dir / self.card if self.card else None
 
     @property
+    def bundled(self) -> bool:
+        return self.source == "bundled"
+
+    @property
     def label(self) -> str:
-        """Human label for menus: title plus product and task, and the simulated caveat."""
+        """Human label for menus: title plus product and task, the simulated caveat, and
+        whose model it is ("(bundled)" or "(yours)")."""
         caveat = ", trained on simulated scenes" if self.simulated else ""
-        return f"{self.title} [{self.product.upper()}, {self.task}{caveat}]"
+        mark = SOURCES.get(self.source, self.source)
+        return f"{self.title} [{self.product.upper()}, {self.task}{caveat}] ({mark})"
 
     def verify(self) -> Path:
         """Return the weights path after checking it exists and matches the manifest sha256."""
@@ -159,8 +183,14 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Manifest:
+    """The models of one manifest file (``path``), or of the bundled one merged with the
+    user's (``user_paths``: the user manifests read, whether they exist or not); ``warnings``
+    say what was skipped while merging (also logged on ``marsspec.models``)."""
+
     entries: tuple[ModelEntry, ...]
     path: Path
+    user_paths: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def ids(self) -> tuple[str, ...]:
         return tuple(e.id for e in self.entries)
@@ -170,9 +200,14 @@ class Manifest:
             if entry.id == model_id:
                 return entry
         available = ", ".join(self.ids()) or "none"
+        where = repr(str(self.path))
+        if self.user_paths:
+            users = " or ".join(repr(str(p)) for p in self.user_paths)
+            where = f"the bundled models nor yours ({users})"
+        notes = "".join(f" Note: {w}" for w in self.warnings)
         raise ModelNotFoundError(
-            f"Model {model_id!r} is not in {str(self.path)!r} (available: {available}); "
-            "pick one of those or export yours with `python -m marsspec export`."
+            f"Model {model_id!r} is not in {where} (available: {available}); "
+            f"pick one of those or export yours with `python -m marsspec export`.{notes}"
         )
 
     def by_task(self, *tasks: str) -> tuple[ModelEntry, ...]:
@@ -196,17 +231,71 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def manifest_source(path: str | os.PathLike[str]) -> str:
+    """ "bundled" for the plugin's own manifest, else "user"."""
+    return "bundled" if same_file(path, MANIFEST_PATH) else "user"
+
+
 def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
-    """The manifest at ``path`` (default: the plugin's ``models/manifest.json``)."""
-    manifest_path = Path(path) if path else MANIFEST_PATH
-    if path and not manifest_path.is_file():
-        raise InputError(
-            f"The model manifest {str(manifest_path)!r} does not exist; give the manifest.json "
-            "that export wrote, or leave --manifest out to use the bundled models."
+    """The manifest at ``path`` alone, or by default the bundled models (the plugin's
+    ``models/manifest.json``) and the user's (:func:`locations.user_models_dirs`) together.
+
+    A user manifest that cannot be read, a user entry that is incomplete and a user entry
+    whose id is a bundled model's are skipped with a warning naming the file: the bundled
+    models always stay usable and always win."""
+    if path:
+        manifest_path = Path(path)
+        if not manifest_path.is_file():
+            raise InputError(
+                f"The model manifest {str(manifest_path)!r} does not exist; give the "
+                "manifest.json that export wrote, or leave --manifest out to use the bundled "
+                "models and yours."
+            )
+        source = manifest_source(manifest_path)
+        data = _read_json(manifest_path)
+        entries = tuple(
+            ModelEntry.from_dict(m, manifest_path.parent, source) for m in data["models"]
         )
-    data = _read_json(manifest_path)
-    entries = tuple(ModelEntry.from_dict(m, manifest_path.parent) for m in data["models"])
-    return Manifest(entries, manifest_path)
+        return Manifest(entries, manifest_path)
+    bundled = load_manifest(MANIFEST_PATH)
+    entries = list(bundled.entries)
+    warnings: list[str] = []
+    user_paths = tuple(folder / locations.MANIFEST_NAME for folder in locations.user_models_dirs())
+    for user_path in user_paths:
+        if same_file(user_path, MANIFEST_PATH) or not user_path.is_file():
+            continue
+        for entry in _user_entries(user_path, warnings):
+            taken = next((e for e in entries if e.id == entry.id), None)
+            if taken is None:
+                entries.append(entry)
+                continue
+            whose = "a bundled model" if taken.bundled else f"a model in {taken.models_dir}"
+            warnings.append(
+                f"model {entry.id!r} in {str(user_path)!r} is ignored: its id is {whose}'s, "
+                "which wins; export it again with another --id."
+            )
+    for warning in warnings:
+        LOG.warning("%s", warning)
+    return Manifest(tuple(entries), bundled.path, user_paths, tuple(warnings))
+
+
+def _user_entries(path: Path, warnings: list[str]) -> list[ModelEntry]:
+    """The usable entries of a user manifest; what cannot be used becomes a warning."""
+    try:
+        data = _read_json(path)
+    except (InputError, RasterIOError) as exc:
+        warnings.append(f"your model manifest {str(path)!r} is ignored: {exc}")
+        return []
+    entries = []
+    for item in data["models"]:
+        try:
+            if not isinstance(item, dict):
+                raise InputError(f"entry {item!r} is not an object")
+            entries.append(ModelEntry.from_dict(item, path.parent, "user"))
+        except (InputError, TypeError) as exc:
+            name = item.get("id", "?") if isinstance(item, dict) else "?"
+            warnings.append(f"model {name!r} in {str(path)!r} is ignored: {exc}")
+    return entries
 
 
 def upsert_manifest_entry(

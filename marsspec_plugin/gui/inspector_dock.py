@@ -48,7 +48,8 @@ FEATURE = "The bin-probability inspector"
 
 
 def bin_models(manifest_path: str | None = None) -> list[tuple[str, str]]:
-    """(id, label) of the bin-classification models in a manifest (default: the bundled one);
+    """(id, label) of the bin-classification models in a manifest (default: the bundled ones
+    and yours, each label marked as which);
     empty if none is installed."""
     try:
         from marsspec.core.models.manifest import load_manifest

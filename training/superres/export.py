@@ -1,10 +1,13 @@
-"""Export a trained MARSGAN generator: fp16 safetensors in models/, a manifest entry, a card.
+"""Export a trained MARSGAN generator: fp16 safetensors, a manifest entry and its card, in your
+models folder (core/models/locations.py) or ``--models-dir``; never the bundled ``models/``.
 
-    python -m marsspec.training.superres.export --checkpoint runs/marsgan-psnr/best.pt \
-        --id marsgan-psnr --flavour psnr [--metrics-json eval.json]
+    python -m marsspec.training.superres.export --checkpoint runs/my-sr/best.pt \
+        --id my-sr --flavour psnr [--metrics-json eval.json] [--replace]
 
-fp16 halves the file; the manifest loader restores float32 for inference. The entry carries
-``sr_flavour``/``sr_pair`` so that FIDELITY can interpolate the PSNR and GAN generators.
+(`marsspec export --checkpoint CKPT --flavour psnr|gan` runs the same.) fp16 halves the file;
+the manifest loader restores float32 for inference. The entry carries ``sr_flavour``/
+``sr_pair`` so that FIDELITY can interpolate the PSNR and GAN generators. An id that exists in
+the folder needs ``--replace``; a bundled model's id is refused.
 """
 
 from __future__ import annotations
@@ -14,17 +17,20 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from marsspec.core.errors import InputError, MarsspecError
 from marsspec.core.io.safety import OutputSet
-from marsspec.core.models.manifest import MANIFEST_PATH, MODELS_DIR, sha256_file
+from marsspec.core.models import locations
+from marsspec.core.models.manifest import sha256_file
 from marsspec.core.models.marsgan import build_generator, count_parameters
 from marsspec.core.version import __version__
 from marsspec.training.checkpoints import (
     RunFolder,
+    check_export_target,
     first_line,
     load_checkpoint,
     stage_manifest_entry,
@@ -73,22 +79,31 @@ def export_generator(
     flavour: str,
     pair: str = "marsgan",
     metrics: dict | None = None,
-    models_dir: Path = MODELS_DIR,
+    models_dir: str | os.PathLike[str] | None = None,
     manifest_path: str | os.PathLike[str] | None = None,
-    card_text: str | None = None,
+    card_text: str | Callable[[dict], str] | None = None,
+    replace: bool = False,
 ) -> dict:
-    """Write ``<models_dir>/<id>.safetensors`` (fp16), upsert the manifest entry (and write the
-    card): all staged and published together, none of them the checkpoint itself."""
+    """Write ``<models_dir>/<id>.safetensors`` (fp16), upsert the manifest entry and write the
+    card (``card_text``, or a function of the entry; default: the standard card): all staged
+    and published together, none of them the checkpoint itself. ``models_dir`` defaults to
+    your models folder, ``manifest_path`` to its ``manifest.json``; the bundled ``models/`` is
+    refused, and so is an id that exists there (``replace`` overwrites it) or is bundled."""
     from safetensors.torch import save_file
+
+    from marsspec.training.superres.card import model_card
 
     if flavour not in TITLES:
         raise InputError(f"flavour {flavour!r} must be 'psnr' or 'gan'.")
+    models_dir = Path(models_dir) if models_dir else locations.user_models_dir()
+    check_export_target(models_dir, model_id, replace=replace)
     network, state = checkpoint_generator(checkpoint)
     tensors = {k: v.detach().half().contiguous() for k, v in network.state_dict().items()}
-    models_dir = Path(models_dir)
     weights = models_dir / f"{model_id}.safetensors"
-    manifest = Path(manifest_path) if manifest_path else MANIFEST_PATH
-    card = models_dir / f"{model_id}.md" if card_text is not None else None
+    manifest = Path(manifest_path) if manifest_path else models_dir / locations.MANIFEST_NAME
+    card = models_dir / f"{model_id}.md"
+    if card_text is None:
+        card_text = lambda entry: model_card(entry, entry.get("metrics") or {})  # noqa: E731
     folder = RunFolder(models_dir, key="models_dir")  # made if missing, removed on failure
     with folder:
         folder.ensure()
@@ -102,9 +117,10 @@ def export_generator(
             save_file(tensors, str(staged), metadata={"marsspec": f"{model_id} superres"})
             entry = _entry(model_id, flavour, pair, network, state, staged, metrics)
             stage_manifest_entry(entry, manifest, files.temp("manifest"))
-            if card is not None:
-                files.temp("card").write_text(card_text, encoding="utf-8")
-    weights.chmod(0o644)  # the plugin zip needs it readable
+            text = card_text(entry) if callable(card_text) else card_text
+            files.temp("card").write_text(text, encoding="utf-8")
+    for published in (weights, card):
+        published.chmod(0o644)  # the plugin zip needs them readable
     return entry
 
 
@@ -151,6 +167,9 @@ def _entry(
         "licence": "GPL-2.0-or-later (weights trained by marsspec)",
         "training_data": TRAINING_DATA,
         "simulated": True,
+        # scale-free: crops of mixed, partly undefined pixel sizes, a degradation defined in
+        # pixels; inputs are never rescaled (core/tiling/rescale.py)
+        "pixel_size_m": None,
         "metrics": metrics or {},
         "card": f"{model_id}.md",
         "created": dt.date.today().isoformat(),
@@ -174,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flavour", choices=sorted(TITLES), required=True)
     parser.add_argument("--pair", default="marsgan")
     parser.add_argument("--metrics-json", help="JSON dict of metrics to record in the entry")
+    parser.add_argument("--models-dir", default=None, help="default: your models folder")
+    parser.add_argument("--replace", action="store_true", help="overwrite your model of this id")
     args = parser.parse_args(argv)
     try:
         entry = export_generator(
@@ -182,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             flavour=args.flavour,
             pair=args.pair,
             metrics=_read_metrics(args.metrics_json),
+            models_dir=args.models_dir,
+            replace=args.replace,
         )
     except MarsspecError as error:  # one line, as `marsspec` prints it
         print(f"marsspec export: error: {error}", file=sys.stderr)
