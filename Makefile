@@ -34,7 +34,7 @@ STAMP_VENV   := $(VENV)/.stamp-requirements
 STAMP_PLUGIN := $(PROFILE)/.stamp-plugin-enabled
 
 .PHONY: env help setup test test-fast lint format demo package qgis-process bench-tiling
-.PHONY: eval eval-spectra eval-coreg eval-sr screenshots clean distclean
+.PHONY: eval eval-spectra eval-coreg eval-sr eval-real eval-determinism screenshots clean distclean
 
 help:
 	@echo "make demo          set up, then run marsspec on the embedded sample scene -> demo-output/"
@@ -47,6 +47,8 @@ help:
 	@echo "make eval-coreg    co-registration residuals on a simulated 2048 px scene (key=value)"
 	@echo "make eval-sr       super-resolution gains over bicubic x4 on held-out images (key=value)"
 	@echo "make eval-spectra  bundled EVC/FC models on held-out simulated scenes (key=value)"
+	@echo "make eval-real     train on real CRISM browse pairs, held-out products vs linear (key=value)"
+	@echo "make eval-determinism  20 identical predict --precision auto calls: same tags, pixels"
 	@echo "make screenshots   PNGs of marsspec in the QGIS desktop (Xvfb) -> docs/img/"
 
 # ---- set-up -------------------------------------------------------------------------------
@@ -104,6 +106,12 @@ eval-sr: setup
 
 eval-spectra: setup
 	$(PY) -m marsspec eval spectra
+
+eval-real: setup
+	$(PY) -m marsspec eval real
+
+eval-determinism: setup
+	$(PY) -m marsspec eval determinism --calls 20
 
 screenshots: setup
 	$(PY) scripts/screenshots.py --out docs/img

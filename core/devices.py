@@ -4,22 +4,19 @@ Rules (one place, so every algorithm decides the same way):
 
 * device ``auto`` is the first CUDA GPU when torch sees one, else the CPU; ``cuda`` without a
   GPU is an error that says so (never a silent CPU run that takes hours).
-* precision ``auto`` is fp16 on a GPU. On a CPU it is bf16 *only where it pays*. A CPU without
-  native bf16 instructions (x86 without AVX512-BF16/AMX) emulates it 10-30x slower than fp32,
-  so there ``auto`` is fp32 without any probe. Elsewhere a short probe on one patch of the
-  first real batch times fp32 against bf16 autocast and compares their outputs; bf16 wins if
-  it is at least :data:`BF16_MIN_SPEEDUP` faster and its largest deviation stays within
-  ``tolerance`` of the fp32 output range. The choice is cached per predictor for the process,
-  so repeated runs agree; pin ``fp32`` for runs that must be bit-identical across processes.
+* precision ``auto`` is decided from the device and the model alone, never from a timing, so
+  identical calls on one machine always choose the same (issue 22: a timing race chose bf16 in
+  12 and fp32 in 10 of 22 identical CPU calls). On a CPU it is fp32, always: bf16 is only used
+  when asked for (``bf16``). On a GPU it is bf16 for a model whose weights are bf16 (when the GPU
+  supports bf16), else fp16 on compute capability 7.0+ (tensor cores), else fp32. The choice
+  and its reason are recorded in the run's events and its ``MARSSPEC_PRECISION`` tag.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -29,8 +26,6 @@ from marsspec.core.options import PRECISIONS
 
 log = logging.getLogger("marsspec.devices")
 
-BF16_MIN_SPEEDUP = 1.15
-DEFAULT_BF16_TOLERANCE = 0.02
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -70,13 +65,12 @@ def describe_device(device: torch.device) -> str:
 
 
 def check_precision(spec: str, device: torch.device) -> str:
-    """Validate a precision for a device; returns the spec, ``auto`` still unresolved on CPU."""
+    """Validate a precision for a device; returns the spec, ``auto`` still unresolved (the
+    forward pass resolves it with :func:`auto_precision`, which also looks at the model)."""
     text = (spec or "auto").strip().lower()
     if text not in PRECISIONS:
         raise InputError(f"Unknown precision {spec!r}; use one of {', '.join(PRECISIONS)}.")
     if device.type == "cuda":
-        if text == "auto":
-            return "fp16"
         if text == "bf16" and not torch.cuda.is_bf16_supported():
             raise InputError(f"{device} does not support bf16; use fp16 or fp32.")
         return text
@@ -98,67 +92,26 @@ class PrecisionChoice:
     reason: str
 
 
-_probe_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def model_dtype(model: object) -> torch.dtype | None:
+    """The floating dtype of a module's first parameter; None for a plain callable."""
+    if isinstance(model, torch.nn.Module):
+        for parameter in model.parameters():
+            if parameter.is_floating_point():
+                return parameter.dtype
+    return None
 
 
-def cpu_has_native_bf16() -> bool | None:
-    """True/False from the Linux CPU flags on x86 (AVX512-BF16 or AMX-BF16); None if unknown."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        return None
-    return None  # no x86 flags line (e.g. ARM): let the probe decide
-
-
-def _timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
-
-
-def probe_cpu_precision(
-    predictor: Callable[[torch.Tensor], object],
-    sample: torch.Tensor,
-    *,
-    tolerance: float = DEFAULT_BF16_TOLERANCE,
-    first_output: Callable[[object], torch.Tensor] = lambda out: out,  # type: ignore[return-value]
-) -> PrecisionChoice:
-    """Decide fp32 vs bf16 on the CPU for this predictor by measuring both on ``sample``."""
-    with contextlib.suppress(TypeError):
-        cached = _probe_cache.get(predictor)
-        if cached is not None:
-            return cached
-    if cpu_has_native_bf16() is False:
-        choice = PrecisionChoice("fp32", "this CPU has no native bf16 (emulated bf16 is slow)")
-        log.info("precision auto on CPU: %s", choice.reason)
-        return choice
-    sample = sample[:1]
-
-    def run(precision: str) -> torch.Tensor:
-        with torch.inference_mode(), autocast(torch.device("cpu"), precision):
-            return first_output(predictor(sample)).float()
-
-    ref, _ = _timed(lambda: run("fp32"))  # the first calls also warm up both code paths
-    low, _ = _timed(lambda: run("bf16"))
-    _, t32 = _timed(lambda: run("fp32"))
-    _, t16 = _timed(lambda: run("bf16"))
-    span = float(ref.max() - ref.min()) or 1.0
-    deviation = float((low - ref).abs().max()) / span
-    speedup = t32 / max(t16, 1e-9)
-    if speedup >= BF16_MIN_SPEEDUP and deviation <= tolerance:
-        choice = PrecisionChoice("bf16", f"bf16 {speedup:.2f}x faster, max dev {deviation:.2%}")
-    else:
-        choice = PrecisionChoice(
-            "fp32", f"bf16 speed-up {speedup:.2f}x, max dev {deviation:.2%}: kept fp32"
-        )
-    log.info("precision auto on CPU: %s", choice.reason)
-    with contextlib.suppress(TypeError):
-        _probe_cache[predictor] = choice
-    return choice
+def auto_precision(device: torch.device, model: object = None) -> PrecisionChoice:
+    """What ``auto`` means for ``device`` and ``model``: a fixed rule, no timing (see above)."""
+    if device.type != "cuda":
+        return PrecisionChoice("fp32", "fp32 on the CPU (auto never picks bf16 there)")
+    name = describe_device(device)
+    if model_dtype(model) == torch.bfloat16 and torch.cuda.is_bf16_supported():
+        return PrecisionChoice("bf16", f"bf16 on {name}: the model's weights are bf16")
+    major, minor = torch.cuda.get_device_capability(device)
+    if major >= 7:
+        return PrecisionChoice("fp16", f"fp16 on {name} (compute capability {major}.{minor})")
+    return PrecisionChoice("fp32", f"fp32 on {name} (compute capability {major}.{minor} < 7.0)")
 
 
 @contextlib.contextmanager

@@ -329,7 +329,7 @@ def test_precision_auto_on_cpu_resolves_and_is_recorded(tmp_path):
     src, _ = make_raster(tmp_path / "in.tif", 24, 24)
     cfg = TilingConfig(d=16, device="cpu", precision="auto")
     result = run_tiled(src, small_cnn(), OutputSpec(tmp_path / "o.tif"), cfg)
-    assert result.precision in ("fp32", "bf16")
+    assert result.precision == "fp32"  # auto on a CPU: fp32 always, never a timing race
     assert any("precision auto" in e for e in result.events)
     with rasterio.open(tmp_path / "o.tif") as ds:
         assert ds.tags()["MARSSPEC_PRECISION"] == result.precision

@@ -135,7 +135,7 @@ def test_device_and_precision_resolution():
     assert resolve_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
-    assert check_precision("auto", torch.device("cpu")) == "auto"  # decided by a probe later
+    assert check_precision("auto", torch.device("cpu")) == "auto"  # resolved with the model later
     assert check_precision("BF16", torch.device("cpu")) == "bf16"
     with pytest.raises(InputError, match="Unknown device"):
         resolve_device("gpu!")

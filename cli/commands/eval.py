@@ -27,6 +27,14 @@ EVALUATORS: dict[str, tuple[str, str]] = {
         "marsspec.training.evaluation.sr",
         "super-resolution gains over bicubic on held-out images",
     ),
+    "real": (
+        "marsspec.training.evaluation.real",
+        "train on real CRISM browse pairs, score held-out products against linear",
+    ),
+    "determinism": (
+        "marsspec.training.evaluation.determinism",
+        "identical predict --precision auto calls: identical tags and pixels",
+    ),
 }
 DEFAULT = "spectra"
 

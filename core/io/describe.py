@@ -7,10 +7,11 @@ are described with the facts GDAL alone would miss.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from marsspec.core.io.mars_crs import crs_info, pixel_size_m
+from marsspec.core.io.mars_crs import MARS_EQC_PROJ, crs_equivalent, crs_info, pixel_size_m
 from marsspec.core.io.product import open_product
 
 
@@ -127,7 +128,7 @@ def describe_raster(path: str | Path) -> RasterDescription:
         height=product.height,
         band_count=product.count,
         crs_body=info.body if product.crs is not None else product.body,
-        crs_name=info.name,
+        crs_name=_crs_name(product.crs, info),
         crs_wkt=info.wkt,
         pixel_size=pixel_size,
         pixel_size_units=units,
@@ -139,6 +140,27 @@ def describe_raster(path: str | Path) -> RasterDescription:
         wavelength_source=product.wavelength_source,
         warnings=list(product.warnings),
     )
+
+
+MARSSPEC_EQC_NAME = "Mars equirectangular (marsspec, R=3396190 m)"
+
+
+def _crs_name(crs, info) -> str:
+    """The CRS's own name; the projection marsspec writes (a PROJ string GDAL calls
+    'unknown') by what it is, and any other unnamed CRS by its PROJ definition."""
+    if crs is None:
+        return ""
+    if info.name and info.name.lower() != "unknown":
+        return info.name
+    with warnings.catch_warnings():  # pyproj warns that a PROJ string loses information
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            if crs_equivalent(crs, MARS_EQC_PROJ):
+                return MARSSPEC_EQC_NAME
+        except Exception:  # an odd CRS pyproj cannot compare: fall back to its definition
+            pass
+        proj4 = crs.to_proj4() if hasattr(crs, "to_proj4") else ""
+    return f"unnamed ({proj4})" if proj4 else "unnamed"
 
 
 def _pixel_units(crs) -> str:

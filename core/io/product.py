@@ -275,7 +275,13 @@ def _sibling_pds3_scaling(path: Path, nodata, scales, offsets, notes):
 
 
 def _tag_wavelength(tags: dict[str, str]) -> float | None:
-    for key in ("WAVELENGTH_NM", "wavelength_nm", "wavelength", "WAVELENGTH"):
+    """A band's wavelength in nm. ``WAVELENGTH_NM`` is nm by its name; ``wavelength`` is in
+    ``wavelength_units`` (marsspec writes both, the latter in micrometers, for GDAL/QGIS)."""
+    for key in ("WAVELENGTH_NM", "wavelength_nm"):
+        if key in tags:
+            with contextlib.suppress(ValueError):
+                return float(tags[key])
+    for key in ("wavelength", "WAVELENGTH"):
         if key in tags:
             with contextlib.suppress(ValueError):
                 value = float(tags[key])

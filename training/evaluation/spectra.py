@@ -7,6 +7,11 @@ PCC; RMSE in normalised units; cosine similarity in I/F (prediction converted wi
 scene's own target statistics). Baseline: per-band linear regression on CTX brightness fitted
 on training scenes. confidence_error_spearman: Spearman correlation of the bin model's overall
 max-probability confidence with its mean absolute error (negative = confidence is useful).
+
+`marsspec eval spectra --data DIR --model ID` scores a model on the user's own pairs instead
+(:mod:`marsspec.training.evaluation.own_pairs`): every scene folder of DIR in the training
+layout (``ctx.tif`` + ``crism_target.tif``) is predicted through the job contract and compared
+with its target, per band, per image and pooled, next to a per-band linear baseline.
 """
 
 from __future__ import annotations
@@ -38,6 +43,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--manifest", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--only", default=None, help="comma-separated model ids to evaluate")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="score --model on your own pairs: a folder of scene folders, each with ctx.tif and "
+        "crism_target.tif (the training layout) instead of simulated scenes",
+    )
+    parser.add_argument("--model", default=None, help="with --data: the model id to score")
+    parser.add_argument(
+        "--baseline-from",
+        default=None,
+        help="with --data: scene folders to fit the per-band linear baseline on (default: the "
+        "model's training scenes when its manifest entry names them)",
+    )
+    parser.add_argument("--csv", default=None, help="with --data: also write every metric here")
+    parser.add_argument(
+        "--precision", default="auto", help="with --data: auto (default) | fp32 | bf16 | fp16"
+    )
 
 
 def _simulate(seed: int, size: int, site: str, out: Path) -> Path:
@@ -130,6 +152,13 @@ def _models(args: argparse.Namespace) -> list:
 
 
 def run(args: argparse.Namespace) -> dict[str, float | str]:
+    if args.data is not None or args.model is not None:
+        from marsspec.training.evaluation.own_pairs import evaluate_own_pairs
+
+        return evaluate_own_pairs(args)
+    for flag in ("baseline_from", "csv"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag.replace('_', '-')} goes with --data DIR --model ID.")
     _check_arguments(args)
     models = _models(args)
     with contextlib.ExitStack() as stack:
