@@ -132,6 +132,17 @@ def test_no_rescale_refuses_in_one_line_naming_both_sizes(rasters, tmp_path, cap
 
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_the_inspector_refuses_an_input_it_would_not_reproduce(rasters):
+    """One inference path: where the job resamples, the inspector says so instead of
+    showing a value the raster does not hold; at the model's scale it works."""
+    from marsspec.core import pixel_inspector
+
+    with pytest.raises(InputError, match=r"18 m pixels.*trained at 6 m.*gdalwarp"):
+        pixel_inspector.inspect_pixel(rasters["18m"], 5, 5, model_id="evc-bins20", device="cpu")
+    shown = pixel_inspector.inspect_pixel(rasters["6m"], 5, 5, model_id="evc-bins20", device="cpu")
+    assert len(shown.bands) == 3
+
+
 def test_plan_without_crs_or_model_size_checks_nothing(tmp_path, rasters):
     plain = tmp_path / "plain.tif"
     with rasterio.open(

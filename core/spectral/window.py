@@ -245,6 +245,7 @@ def _session(req: WindowRequest) -> _Session:
     band, _warnings = input_band(Path(req.input), req.band, req.allow_non_mars)
     entry = load_entry(req)
     check_dem_matches(entry, req)
+    _check_same_scale(req, entry)
     source, bands = _model_source(req, band)
     setup = build_predictor(
         req,
@@ -264,6 +265,23 @@ def _session(req: WindowRequest) -> _Session:
     forward = batch_forward(setup.predictor, specs, config, plan)
     session = _Session(entry, setup, config, plan, tuple(specs), forward, source, band)
     return _remember(_SESSIONS, key, session, _MAX_SESSIONS)
+
+
+def _check_same_scale(req: WindowRequest, entry: ModelEntry) -> None:
+    """The job runs an input more than 25 % off the model's pixel size resampled and warps
+    the result back; one pixel's patches cannot reproduce that, and showing a value the
+    raster does not hold would break the inspector's promise: refuse, saying why."""
+    from marsspec.core.tiling.rescale import plan_scale
+
+    name = Path(req.input).name
+    scale = plan_scale(req.input, entry.pixel_size_m, model_id=entry.id, name=name)
+    if scale.rescale:
+        raise InputError(
+            f"{name} has {scale.input_size_m:.3g} m pixels and model {entry.id} was trained at "
+            f"{scale.model_pixel_m:g} m: prediction runs it resampled, which the inspector "
+            "cannot reproduce pixel by pixel. Inspect a copy at the model's scale (gdalwarp "
+            f"-tr {scale.model_pixel_m:g} {scale.model_pixel_m:g}) or the written raster."
+        )
 
 
 @contextlib.contextmanager
