@@ -30,6 +30,39 @@ ProgressCallback = Callable[[float], object]
 CancelCallback = Callable[[], bool]
 LogCallback = Callable[[str], object]
 
+
+class Feedback:
+    """A run's three callables in one place, with the messages it said (its ``events``):
+    ``say`` logs, ``stage`` reports progress and stops a cancelled run, ``cancelled`` asks."""
+
+    def __init__(
+        self,
+        progress: ProgressCallback | None,
+        cancel: CancelCallback | None,
+        log: LogCallback | None,
+        cancelled_message: str,
+    ) -> None:
+        self._progress, self._cancel, self._log = progress, cancel, log
+        self._cancelled_message = cancelled_message
+        self.messages: list[str] = []
+
+    def say(self, text: str) -> None:
+        self.messages.append(text)
+        if self._log is not None:
+            self._log(text)
+
+    def cancelled(self) -> bool:
+        return self._cancel is not None and bool(self._cancel())
+
+    def stage(self, fraction: float) -> None:
+        if self.cancelled():
+            from marsspec.core.errors import CancelledError
+
+            raise CancelledError(self._cancelled_message)
+        if self._progress is not None:
+            self._progress(fraction)
+
+
 # request class name -> (module, job function)
 JOBS: dict[str, tuple[str, str]] = {
     "PredictRequest": ("marsspec.core.spectral.job", "predict_spectra"),

@@ -1,7 +1,5 @@
 """`marsspec georef IN OUT --body mars --pixel-size M [--centre LON LAT]`: give a raster
 without a CRS (a PNG/JPEG, a CaSSIS framelet) a Mars equirectangular one, as a tiled GeoTIFF.
-
-Also holds ``--assume-crs``/``--pixel-size`` of the jobs (predict, confidence, superres).
 """
 
 from __future__ import annotations
@@ -9,31 +7,6 @@ from __future__ import annotations
 import argparse
 
 from marsspec.cli.progress import Console, add_quiet
-from marsspec.core import options
-
-
-def add_assume_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--assume-crs mars --pixel-size M``: what to assume for an input without a CRS."""
-    parser.add_argument(
-        "--assume-crs",
-        choices=options.ASSUME_CRS,
-        default=None,
-        help="an input without a CRS (PNG/JPEG, CaSSIS framelet) is refused; 'mars' reads it "
-        "as Mars equirectangular (north up, origin 0,0) with --pixel-size; the outputs' tags "
-        "say so",
-    )
-    parser.add_argument(
-        "--pixel-size",
-        type=float,
-        default=None,
-        metavar="M",
-        help="metres per pixel of an input without a CRS (with --assume-crs mars)",
-    )
-
-
-def assume_kwargs(args: argparse.Namespace) -> dict:
-    """The request fields of :func:`add_assume_arguments`."""
-    return {"assume_crs": args.assume_crs, "pixel_size": args.pixel_size}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from marsspec.cli.arguments import add_coreg_arguments, coreg_config
 from marsspec.cli.progress import Console, add_quiet
-from marsspec.core.coreg.config import CoregConfig
 
 
 def _band_list(text: str) -> list[str]:
@@ -20,7 +20,6 @@ def _band_list(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = CoregConfig()
     parser.add_argument("--ctx", type=Path, required=True, help="CTX raster (map-projected)")
     parser.add_argument(
         "--crism", type=Path, required=True, help="CRISM product (map-projected; MTRDR/TRDR...)"
@@ -47,56 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--replace", action="store_true", help="overwrite the scene if it already holds a pair"
     )
-    parser.add_argument(
-        "--crism-band", type=int, help="CRISM band to match (default: nearest 592 nm)"
-    )
-    parser.add_argument(
-        "--ctx-band",
-        type=int,
-        default=d.reference_band,
-        help="CTX band to match and to write as ctx.tif (1)",
-    )
-    parser.add_argument(
-        "--grid-spacing",
-        type=int,
-        default=d.grid_spacing,
-        help=f"tie-point spacing, CRISM px ({d.grid_spacing})",
-    )
-    parser.add_argument(
-        "--window-size",
-        type=int,
-        default=d.window_size,
-        help=f"matching window, CRISM px ({d.window_size})",
-    )
-    parser.add_argument(
-        "--max-shift", type=int, default=d.max_shift, help=f"max shift, CRISM px ({d.max_shift})"
-    )
-    parser.add_argument(
-        "--global-only", action="store_true", help="one global shift, no tie-point grid"
-    )
-    parser.add_argument("--cpus", type=int, default=d.cpus, help=f"arosics processes ({d.cpus})")
+    add_coreg_arguments(parser, ctx_band_help="CTX band to match and to write as ctx.tif (1)")
     add_quiet(parser)
-    parser.add_argument(
-        "--allow-non-mars",
-        action="store_true",
-        help="run on an input whose CRS is on another body (refused by default)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:
     from marsspec.core.coreg.pairs import PairsRequest
     from marsspec.core.jobs import run as run_job
 
-    config = CoregConfig(
-        crism_band=args.crism_band,
-        reference_band=args.ctx_band,
-        grid_spacing=args.grid_spacing,
-        window_size=args.window_size,
-        max_shift=args.max_shift,
-        global_only=args.global_only,
-        cpus=args.cpus,
-        allow_non_mars=args.allow_non_mars,
-    )
     request = PairsRequest(
         ctx=args.ctx,
         crism=args.crism,
@@ -105,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         bands=tuple(item for group in args.bands for item in group),
         tolerance_nm=args.tolerance,
         replace=args.replace,
-        config=config,
+        config=coreg_config(args),
     )
     console = Console("pairs", quiet=args.quiet)
     result = run_job(request, progress=console.progress, log=console.info)

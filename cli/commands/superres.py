@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from marsspec.cli.commands.georef import add_assume_arguments, assume_kwargs
+from marsspec.cli.arguments import add_input_arguments, input_kwargs
 from marsspec.cli.progress import Console, add_quiet
 from marsspec.core import options
 from marsspec.core.errors import InputError
@@ -67,18 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--manifest", help="one manifest.json instead of the bundled models and yours"
     )
-    parser.add_argument(
-        "--allow-non-mars",
-        action="store_true",
-        help="run on an input whose CRS is on another body (refused by default)",
-    )
-    parser.add_argument(
-        "--no-rescale",
-        action="store_true",
-        help="refuse an input whose pixel size is more than 25 %% off the model's "
-        "(default: resample it to the model's scale on the fly, output on the input's grid)",
-    )
-    add_assume_arguments(parser)
+    add_input_arguments(parser)
     add_quiet(parser)
 
 
@@ -98,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         noise=args.noise,
         manifest_path=args.manifest,
-        allow_non_mars=args.allow_non_mars,
-        rescale=not args.no_rescale,
-        **assume_kwargs(args),
+        **input_kwargs(args),
     )
     console = Console("superres", quiet=args.quiet)
     result = run_job(

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from marsspec.core.coreg.config import CoregConfig
-from marsspec.core.errors import CancelledError, InputError
+from marsspec.core.errors import InputError
+from marsspec.core.jobs import Feedback
 
 CTX_NAME = "ctx.tif"
 TARGET_NAME = "crism_target.tif"
@@ -262,21 +263,13 @@ def make_pair(
     from marsspec.core.coreg.pipeline import _band_names, register
 
     start = time.perf_counter()
-    messages: list[str] = []
-
-    def say(text: str) -> None:
-        messages.append(text)
-        if log is not None:
-            log(text)
-
-    def is_cancelled() -> bool:
-        return cancel is not None and bool(cancel())
-
-    def stage(fraction: float) -> None:
-        if is_cancelled():
-            raise CancelledError("Pair cancelled; no scene was written.")
-        if progress is not None:
-            progress(fraction)
+    feedback = Feedback(progress, cancel, log, "Pair cancelled; no scene was written.")
+    messages, say, stage, is_cancelled = (
+        feedback.messages,
+        feedback.say,
+        feedback.stage,
+        feedback.cancelled,
+    )
 
     from marsspec.core.io.product import open_product
 

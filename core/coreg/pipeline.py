@@ -28,9 +28,10 @@ from marsspec.core.coreg.inputs import (
 from marsspec.core.coreg.match import GlobalShift, TiePoints, global_shift, local_tie_points
 from marsspec.core.coreg.quality import corrected_on_grid, ssim
 from marsspec.core.coreg.tiepoints import write_tie_points
-from marsspec.core.errors import CancelledError, InputError
+from marsspec.core.errors import InputError
 from marsspec.core.io.product import Product
 from marsspec.core.io.safety import OutputSet, same_file
+from marsspec.core.jobs import Feedback
 from marsspec.core.provenance import provenance_tags
 
 
@@ -247,21 +248,13 @@ def coregister(
     """Co-register as ``request`` says; see the module docstring."""
     config = request.config
     start = time.perf_counter()
-    messages: list[str] = []
-
-    def say(text: str) -> None:
-        messages.append(text)
-        if log is not None:
-            log(text)
-
-    def is_cancelled() -> bool:
-        return cancel is not None and bool(cancel())
-
-    def stage(fraction: float) -> None:
-        if is_cancelled():
-            raise CancelledError("Co-registration cancelled; no output was written.")
-        if progress is not None:
-            progress(fraction)
+    feedback = Feedback(progress, cancel, log, "Co-registration cancelled; no output was written.")
+    messages, say, stage, is_cancelled = (
+        feedback.messages,
+        feedback.say,
+        feedback.stage,
+        feedback.cancelled,
+    )
 
     outputs = request.output_set()
     solved = register(request.reference, request.target, config, say=say, stage=stage)
