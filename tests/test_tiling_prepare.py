@@ -179,3 +179,24 @@ def test_engine_survives_a_copy_that_cannot_run(tmp_path, caplog):
     )  # fmt: skip
     with rasterio.open(result.outputs[0]) as a, rasterio.open(given.outputs[0]) as b:
         np.testing.assert_array_equal(a.read(), b.read())
+
+
+def test_a_prepared_copy_is_run_as_it_is_and_recorded(tmp_path):
+    """A caller that prepares once (the benchmark, a worker running many blocks) pays no
+    second copy and trace; the output says who prepared the network."""
+    model = _unet()
+    prepared = prepare_for_inference(model)
+    again = prepare_for_inference(prepared.module)
+    assert again.module is prepared.module and not again.changed
+    src, _ = make_raster(tmp_path / "in.tif", 150, 140)
+    runs = {}
+    for name, network in (("given", model), ("prepared", prepared.module)):
+        out = tmp_path / f"{name}.tif"
+        cfg = TilingConfig(d=64, s=2, batch_size=4, **CPU)
+        runs[name] = run_tiled(src, network, OutputSpec(out), cfg)
+        with rasterio.open(out) as ds:
+            runs[name, "data"] = ds.read()
+    assert runs["prepared"].tags["MARSSPEC_MODEL_PREPARATION"].startswith("prepared by the caller")
+    assert "batch norms folded" in runs["given"].tags["MARSSPEC_MODEL_PREPARATION"]
+    # the engine ran the same prepared arithmetic both times
+    np.testing.assert_array_equal(runs["given", "data"], runs["prepared", "data"])

@@ -139,3 +139,62 @@ def test_device_and_precision_resolution():
     assert check_precision("BF16", torch.device("cpu")) == "bf16"
     with pytest.raises(InputError, match="Unknown device"):
         resolve_device("gpu!")
+
+
+@pytest.mark.parametrize(("size", "stride", "scale"), [(8, 4, 1), (8, 3, 2), (6, 6, 1)])
+def test_accumulator_equals_a_whole_array_blend(size, stride, scale):
+    """Popping rows as they become final gives, bit for bit, what blending every patch into
+    one whole-raster array and dividing once gives."""
+    height, width = 37, 23
+    plan = TilePlan(height, width, size, stride)
+    weights = gaussian_weights(size * scale)
+    rng = np.random.default_rng(5)
+    acc = RowAccumulator(2, height * scale, width * scale, weights)
+    sums = np.zeros((2, height * scale, width * scale), np.float32)
+    wsum = np.zeros((height * scale, width * scale), np.float32)
+    popped = []
+    rows = plan.row_origins
+    for tile_row, row in enumerate(rows):
+        for col in plan.col_origins:
+            out = rng.random((2, size * scale, size * scale), dtype=np.float32)
+            acc.add(out, row * scale, col * scale)
+            r, c = row * scale, col * scale
+            sums[:, r : r + size * scale, c : c + size * scale] += out * weights
+            wsum[r : r + size * scale, c : c + size * scale] += weights
+        popped.append(acc.pop(plan.final_rows_after(tile_row) * scale))
+    np.testing.assert_array_equal(np.concatenate(popped, axis=1), sums / wsum)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "nodata", "holes"),
+    [
+        ("uint16", None, False),  # all valid: the reader skips masks and float checks
+        ("uint16", 0, True),
+        ("float32", None, True),  # NaN, inf and an ISIS special value, no nodata set
+        ("float32", -9999.0, True),
+    ],
+)
+def test_reader_validity_matches_masks_and_float_checks(tmp_path, dtype, nodata, holes):
+    import rasterio
+    from rasterio.windows import Window
+
+    from marsspec.core.io.special_values import valid_float_mask
+    from marsspec.core.tiling.reader import _read_window
+    from tests.tiling_rasters import write_raster
+
+    data = np.random.default_rng(2).uniform(1, 1000, size=(2, 30, 40)).astype(dtype)
+    if holes:
+        data[0, 3:6, 4:9] = np.nan if nodata is None else nodata
+        if dtype == "float32":
+            data[1, 10, 11] = np.inf
+            data[1, 20, 30] = -3.4028226550889045e38
+    path = write_raster(tmp_path / "in.tif", data, nodata=nodata)
+    window = Window(2, 1, 35, 27)
+    with rasterio.open(path) as src:
+        got_data, got_valid = _read_window(src, (1, 2), window)
+        masks = src.read_masks((1, 2), window=window)
+        want_data = src.read((1, 2), window=window, out_dtype="float32")
+    want_valid = np.all(masks != 0, axis=0) & np.all(valid_float_mask(want_data), axis=0)
+    np.testing.assert_array_equal(got_data, want_data)
+    np.testing.assert_array_equal(got_valid, want_valid)
+    assert want_valid.all() == (not holes)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
 from marsspec.core.io.opening import open_raster
@@ -58,9 +59,29 @@ def _read_window(
     """:func:`_read_rows` for any window: float32 data and where every band is valid."""
     with reading(src.name, window_text(window)):
         data = src.read(list(bands), window=window, out_dtype="float32")
-        masks = src.read_masks(list(bands), window=window)
-    valid = np.all(masks != 0, axis=0) & np.all(valid_float_mask(data), axis=0)
+        masks = src.read_masks(list(bands), window=window) if _has_masks(src, bands) else None
+    # Integers converted to float32 are always finite and far below ISIS's special range, and
+    # a band without nodata, mask or alpha is valid everywhere: both checks are skipped then
+    # (a plain uint16 CTX product needs neither).
+    if _is_float(src, bands):
+        valid = np.all(valid_float_mask(data), axis=0)
+        if masks is not None:
+            valid &= np.all(masks != 0, axis=0)
+    elif masks is not None:
+        valid = np.all(masks != 0, axis=0)
+    else:
+        valid = np.ones(data.shape[1:], bool)
     return data, valid
+
+
+def _has_masks(src: rasterio.io.DatasetReader, bands: Sequence[int]) -> bool:
+    """False when GDAL says every pixel of these bands is valid (no nodata, mask or alpha)."""
+    flags = src.mask_flag_enums
+    return any(flags[b - 1] != [MaskFlags.all_valid] for b in bands)
+
+
+def _is_float(src: rasterio.io.DatasetReader, bands: Sequence[int]) -> bool:
+    return any(np.dtype(src.dtypes[b - 1]).kind in "fc" for b in bands)
 
 
 class StripReader:
@@ -212,16 +233,17 @@ class BatchReader(threading.Thread):
             data, valid = strips.strip(row)
             inside_rows = min(size, plan.height - row)
             masks.append((row, valid[: plan.final_rows_after(tile_row) - row, : plan.width]))
+            all_valid = bool(valid.all())  # the usual case: no per-patch checks
             for col in cols:
                 patch = Patch(index, tile_row, row, col, size)
                 index += 1
                 patch_valid = valid[:, col : col + size]
                 inside = patch_valid[:inside_rows, : min(size, plan.width - col)]
-                needed = bool(inside.any())
+                needed = all_valid or bool(inside.any())
                 if needed:
                     target = buffer[n_run]
                     target[...] = data[:, :, col : col + size]
-                    if not patch_valid.all():
+                    if not all_valid and not patch_valid.all():
                         _fill_nodata(target, patch_valid)
                     n_run += 1
                 patches.append(patch)
