@@ -2,16 +2,17 @@
 
 The most common complaint about deep-learning QGIS plugins is installing torch into QGIS's own
 Python. marsspec starts without them and, when an algorithm needs one, names what is missing
-and prints a command for *the Python that is running* (QGIS's, not some other python3).
+and how to install it: the Install button (core/installer: into marsspec's own packages
+folder, QGIS's Python untouched), or the same install as a command for *QGIS's Python*.
 Detection uses ``importlib.util.find_spec``: nothing heavy is imported just to check.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shlex
 import sys
-import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,16 @@ COREGISTRATION: tuple[Requirement, ...] = (
     Requirement("shapely", "shapely==2.1.2", ("--no-binary", "shapely")),
 )
 ALL_OPTIONAL: tuple[Requirement, ...] = DEEP_LEARNING + COREGISTRATION
-_BY_MODULE = {req.module: req for req in ALL_OPTIONAL}
+# Also needed at run time, and not always in QGIS's Python: weights, configs, memory, progress.
+SUPPORT: tuple[Requirement, ...] = (
+    Requirement("safetensors", "safetensors==0.8.0"),
+    Requirement("yaml", "PyYAML==6.0.3"),
+    Requirement("psutil", "psutil==7.2.2"),
+    Requirement("tqdm", "tqdm==4.67.1"),
+)
+# What the Install button installs: the plugin's run-time set (no pytest, ruff or monai).
+RUNTIME: tuple[Requirement, ...] = ALL_OPTIONAL + SUPPORT
+_BY_MODULE = {req.module: req for req in RUNTIME}
 
 
 def requirement_for(module: str) -> Requirement:
@@ -58,41 +68,46 @@ def missing_requirements(modules: tuple[str, ...] | list[str]) -> list[Requireme
 
 
 def python_executable() -> str:
-    """The interpreter of this process. Inside QGIS ``sys.executable`` is QGIS itself, or a
-    ``python3`` found on PATH that may be another Python, so look in ``sys.prefix`` first."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [
-        Path(sys.prefix) / "bin" / f"python{version}",
-        Path(sys.prefix) / "bin" / "python3",
-        Path(sys.prefix) / "python.exe",  # QGIS on Windows (OSGeo4W / standalone)
-        Path(sys.prefix) / "python3.exe",
-    ]
-    for candidate in candidates:
-        if candidate.exists():
-            return str(candidate)
-    return sys.executable or "python3"
+    """QGIS's Python executable (inside QGIS ``sys.executable`` is QGIS itself): see
+    :mod:`marsspec.core.installer.interpreter`; this process's executable when none is found."""
+    from marsspec.core.errors import InterpreterNotFoundError
+    from marsspec.core.installer.interpreter import find_python
+
+    try:
+        return str(find_python())
+    except InterpreterNotFoundError:
+        return sys.executable or "python3"
 
 
-def _externally_managed() -> bool:
-    """Debian/Ubuntu system Pythons refuse plain `pip install` (PEP 668)."""
-    stdlib = sysconfig.get_paths().get("stdlib", "")
-    return (
-        bool(stdlib)
-        and (Path(stdlib) / "EXTERNALLY-MANAGED").exists()
-        and (sys.prefix == sys.base_prefix)
-    )
+# marsspec's own packages folder in the QGIS profile, set by the plugin at load
+# (marsspec_plugin/packages.py); None outside QGIS (the CLI installs into its own Python).
+_PACKAGES_DIR: Path | None = None
+
+
+def set_packages_dir(path: str | os.PathLike[str] | None) -> None:
+    global _PACKAGES_DIR  # one process-wide setting, set once by the plugin
+    _PACKAGES_DIR = Path(path) if path else None
+
+
+def packages_dir() -> Path | None:
+    return _PACKAGES_DIR
 
 
 def install_command(requirements: list[Requirement], python: str | None = None) -> str:
-    """One shell command that installs ``requirements`` into the given (default: this) Python."""
+    """One command that installs ``requirements``: inside QGIS into marsspec's own packages
+    folder (``pip --target``, sealed with the marker the plugin checks: the manual fallback of
+    the Install button), elsewhere into the running Python (a virtual environment, say).
+    Never ``--user`` or ``--break-system-packages``: QGIS's and the system's Python stay as
+    they are."""
+    from marsspec.core.installer.plan import InstallPlan, manual_command
+
     python = python or python_executable()
-    words = [python, "-m", "pip", "install"]
-    if _externally_managed():
-        words += ["--user", "--break-system-packages"]
-    for requirement in requirements:
-        words += list(requirement.pip_options)
-    words += [requirement.spec for requirement in requirements]
-    return shlex.join(words)
+    target = packages_dir()
+    if target is not None:
+        return manual_command(InstallPlan(requirements=tuple(requirements)), python, target)
+    plan = InstallPlan(requirements=tuple(requirements), binaries_for_shadowed=False)
+    words = [python, "-m", "pip", "install", *plan.index_options(), *plan.build_options()]
+    return shlex.join(words + plan.specs())
 
 
 def missing_message(requirements: list[Requirement], feature: str) -> str:
@@ -100,7 +115,9 @@ def missing_message(requirements: list[Requirement], feature: str) -> str:
     names = ", ".join(requirement.spec.split("==")[0] for requirement in requirements)
     return (
         f"{feature} needs Python packages that are not installed in the Python QGIS uses "
-        f"({python_executable()}): {names}. Install them with:\n"
+        f"({python_executable()}): {names}. Install them with the Install button (Raster > "
+        "marsspec > Python packages, or 'Check marsspec dependencies' with Action install), "
+        "or with:\n"
         f"  {install_command(requirements)}\n"
         "then restart QGIS."
     )

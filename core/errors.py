@@ -19,6 +19,11 @@ the same message, once, at the algorithm boundary; the command line prints it as
     +-- ModelNotFoundError (KeyError)      a model id is not in the manifest
     +-- MissingDependencyError (ImportError)  an optional package (torch, arosics...) is missing
     +-- CancelledError                     the user cancelled; nothing was written
+    +-- InstallError                       the one-click package install did not happen
+        +-- InterpreterNotFoundError       QGIS's Python was not found next to QGIS
+        +-- PipMissingError                QGIS's Python has no pip
+        +-- NoNetworkError                 pip could not reach the package index
+        +-- DiskFullError                  not enough free space for the packages
 """
 
 from __future__ import annotations
@@ -70,6 +75,27 @@ class MissingDependencyError(MarsspecError, ImportError):
 
 class CancelledError(MarsspecError):
     """The user cancelled; nothing was written at the output path."""
+
+
+# -- why a one-click install of the Python packages did not happen (core/installer) ----------
+class InstallError(MarsspecError):
+    """The packages were not installed; nothing half-installed is left to be used."""
+
+
+class InterpreterNotFoundError(InstallError):
+    """QGIS's Python executable could not be found next to QGIS."""
+
+
+class PipMissingError(InstallError):
+    """QGIS's Python has no pip."""
+
+
+class NoNetworkError(InstallError):
+    """pip could not reach the package index."""
+
+
+class DiskFullError(InstallError):
+    """Not enough free space for the packages."""
 
 
 def user_message(

@@ -42,6 +42,7 @@ class MarsspecPlugin:
         self.layer_actions = None
         self.inspector = None
         self.inspector_action = None
+        self.packages_action = None
         tell_core_the_profile()
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API name
@@ -57,16 +58,16 @@ class MarsspecPlugin:
         if self.iface is None:
             return
         from qgis.PyQt.QtCore import Qt
-        from qgis.PyQt.QtWidgets import QAction
 
         from marsspec.marsspec_plugin.gui.inspector_dock import InspectorDock
         from marsspec.marsspec_plugin.gui.layer_actions import LayerActions
+        from marsspec.marsspec_plugin.qt_compat import QAction
         from marsspec.marsspec_plugin.resources import icon
 
         self.layer_actions = LayerActions(self.iface)
         self.layer_actions.register()
         self.inspector = InspectorDock(self.iface, self.iface.mainWindow())
-        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.inspector)
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector)
         self.inspector.hide()
         self.inspector_action = QAction(
             icon(), "Bin-probability inspector", self.iface.mainWindow()
@@ -78,7 +79,20 @@ class MarsspecPlugin:
         self.inspector_action.triggered.connect(self.inspector.activate)
         self.iface.addPluginToRasterMenu(MENU, self.inspector_action)
         self.iface.addRasterToolBarIcon(self.inspector_action)
+        self.packages_action = QAction(icon(), "Python packages...", self.iface.mainWindow())
+        self.packages_action.setObjectName("marsspecPackagesAction")
+        self.packages_action.setToolTip(
+            "marsspec: install or remove the Python packages it needs (torch, arosics...)"
+        )
+        self.packages_action.triggered.connect(self.show_packages_dialog)
+        self.iface.addPluginToRasterMenu(MENU, self.packages_action)
         QgsProject.instance().layersAdded.connect(self._style_added_layers)
+
+    def show_packages_dialog(self) -> None:
+        """Install / Uninstall marsspec's Python packages (dialog of the Plugins menu)."""
+        from marsspec.marsspec_plugin.gui.dependency_dialog import DependencyDialog
+
+        DependencyDialog(parent=self.iface.mainWindow()).exec()
 
     def _style_added_layers(self, layers) -> None:
         """Layers that marsspec wrote get their style however they arrive (Processing dialog,
@@ -98,6 +112,10 @@ class MarsspecPlugin:
             self.layer_actions.unregister()
             self.iface.removePluginRasterMenu(MENU, self.inspector_action)
             self.iface.removeRasterToolBarIcon(self.inspector_action)
+            if self.packages_action is not None:
+                self.iface.removePluginRasterMenu(MENU, self.packages_action)
+                self.packages_action.deleteLater()
+                self.packages_action = None
             self.inspector.cleanup()
             self.iface.removeDockWidget(self.inspector)
             self.inspector.deleteLater()

@@ -54,10 +54,10 @@ def sigma_range(layer: QgsRasterLayer, band: int, sigma: float = SIGMA) -> tuple
     provider = layer.dataProvider()
     stats = provider.bandStatistics(
         band,
-        QgsRasterBandStats.Mean
-        | QgsRasterBandStats.StdDev
-        | QgsRasterBandStats.Min
-        | QgsRasterBandStats.Max,
+        QgsRasterBandStats.Stats.Mean
+        | QgsRasterBandStats.Stats.StdDev
+        | QgsRasterBandStats.Stats.Min
+        | QgsRasterBandStats.Stats.Max,
         layer.extent(),
         STATS_SAMPLE,
     )
@@ -71,7 +71,7 @@ def sigma_range(layer: QgsRasterLayer, band: int, sigma: float = SIGMA) -> tuple
 def _stretch(layer: QgsRasterLayer, band: int, low: float, high: float) -> QgsContrastEnhancement:
     enhancement = QgsContrastEnhancement(layer.dataProvider().dataType(band))
     enhancement.setContrastEnhancementAlgorithm(
-        QgsContrastEnhancement.StretchToMinimumMaximum, True
+        QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum, True
     )
     enhancement.setMinimumValue(low)
     enhancement.setMaximumValue(high)
@@ -132,7 +132,10 @@ def style_confidence(layer: QgsRasterLayer, band: int | None = None) -> None:
     if band is None:
         band = _band_described(layer, "overall") or 1
     stats = provider.bandStatistics(
-        band, QgsRasterBandStats.Min | QgsRasterBandStats.Max, layer.extent(), STATS_SAMPLE
+        band,
+        QgsRasterBandStats.Stats.Min | QgsRasterBandStats.Stats.Max,
+        layer.extent(),
+        STATS_SAMPLE,
     )
     low, high = float(stats.minimumValue), float(stats.maximumValue)
     if low >= 0.0 and high <= 1.0:
@@ -153,7 +156,7 @@ def style_confidence(layer: QgsRasterLayer, band: int | None = None) -> None:
             label += " (uncertain)" if reverse else " (confident)"
         items.append(QgsColorRampShader.ColorRampItem(value, ramp.color(i / 4), label))
     ramp_shader = QgsColorRampShader(low, high)
-    ramp_shader.setColorRampType(QgsColorRampShader.Interpolated)
+    ramp_shader.setColorRampType(QgsColorRampShader.Type.Interpolated)
     ramp_shader.setSourceColorRamp(ramp.clone())
     ramp_shader.setColorRampItemList(items)
     shader = QgsRasterShader(low, high)

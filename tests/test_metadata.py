@@ -45,6 +45,22 @@ def test_values_qgis_checks():
     assert (REPO_ROOT / metadata["icon"]).is_file()
 
 
+def test_ready_for_qgis_4():
+    metadata = read_metadata()
+    assert metadata["supportsQt6"] == "True"
+    # QGIS's default maximum is 3.99: without 4.x QGIS 4 would not offer the plugin
+    assert metadata["qgisMaximumVersion"].split(".")[0] == "4"
+
+
+def test_urls_are_well_formed():
+    from urllib.parse import urlsplit
+
+    metadata = read_metadata()
+    for key in ("tracker", "repository", "homepage"):
+        parts = urlsplit(metadata[key])
+        assert parts.scheme == "https" and parts.netloc, key
+
+
 def test_version_single_source():
     assert __version__ == read_metadata()["version"]
 

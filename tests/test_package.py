@@ -44,6 +44,61 @@ def test_zip_layout(plugin_zip):
     assert not any(name.endswith(".pyc") for name in names)
 
 
+def load_check_plugin():
+    """scripts/check_plugin.py as a module (scripts/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "check_plugin", REPO_ROOT / "scripts" / "check_plugin.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_zip_passes_the_plugin_repository_checks(plugin_zip):
+    check_plugin = load_check_plugin()
+    errors, warnings, facts = check_plugin.check_zip(plugin_zip)
+    assert errors == []
+    assert int(facts["zip_bytes"]) <= 25_000_000  # with every bundled model
+    assert "marsspec/LICENSE" in zipfile.ZipFile(plugin_zip).namelist()
+    assert facts["supportsQt6"] == "True" and facts["qgisMaximumVersion"].startswith("4.")
+    models = [n for n in zipfile.ZipFile(plugin_zip).namelist() if n.endswith(".safetensors")]
+    assert len(models) == 5
+    # the placeholder URLs are well-formed but flagged, so nobody uploads them unnoticed
+    assert any("placeholder" in warning for warning in warnings)
+
+
+def test_check_plugin_refuses_what_the_repository_refuses(plugin_zip, tmp_path):
+    check_plugin = load_check_plugin()
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(plugin_zip) as source, zipfile.ZipFile(bad, "w") as target:
+        for item in source.infolist():
+            if item.filename == "marsspec/LICENSE":
+                continue  # no licence
+            data = source.read(item)
+            if item.filename == "marsspec/metadata.txt":
+                text = data.decode()
+                text = text.replace("\nemail=", "\nx_email=")  # a required key gone
+                text = text.replace("repository=https://", "repository=")  # not a URL
+                data = text.encode()
+            target.writestr(item, data)
+        target.writestr("marsspec/core/__pycache__/errors.cpython-311.pyc", b"\0")
+    errors, _, _ = check_plugin.check_zip(bad)
+    text = "\n".join(errors)
+    assert "marsspec/LICENSE is missing" in text
+    assert "metadata email is missing" in text
+    assert "repository='example.invalid/marsspec' is not a well-formed" in text
+    assert "compiled or temporary file in the zip: marsspec/core/__pycache__" in text
+    assert "cache or VCS folder __pycache__" in text
+
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as target:
+        target.writestr("marsspec/blob.bin", os.urandom(25_000_001))
+    errors, _, _ = check_plugin.check_zip(big)
+    assert any("the repository takes at most 25,000,000" in error for error in errors)
+
+
 @pytest.mark.qgis_process
 def test_unpacked_zip_loads_in_qgis_process(plugin_zip, tmp_path):
     plugins = tmp_path / "plugins"

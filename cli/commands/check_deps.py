@@ -1,10 +1,14 @@
-"""`marsspec check-deps`: which optional packages this Python lacks, and how to install them."""
+"""`marsspec check-deps`: which optional packages this Python lacks, and how to install them.
+
+Outside QGIS the command installs into the Python that runs marsspec (a virtual environment,
+say); never with ``--user`` or ``--break-system-packages``. Inside QGIS use the Python packages
+dialog, which installs into marsspec's own folder in the QGIS profile."""
 
 from __future__ import annotations
 
 import argparse
 
-from marsspec.core.dependencies import ALL_OPTIONAL, install_command, missing_requirements
+from marsspec.core.dependencies import RUNTIME, install_command, missing_requirements
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    missing = missing_requirements([requirement.module for requirement in ALL_OPTIONAL])
+    missing = missing_requirements([requirement.module for requirement in RUNTIME])
     if not missing:
         print("All optional packages are installed.")
         return 0

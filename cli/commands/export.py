@@ -1,4 +1,4 @@
-"""`marsspec export --checkpoint best.pt`: fp16 safetensors, a model card and a manifest entry
+"""`marsspec export --checkpoint best.pt`: weights (fp16 or int8), a model card, a manifest entry
 in your models folder (core/models/locations.py; ``--models-dir`` for another).
 
 The checkpoint (written by `marsspec train`) carries its config, so the manifest entry (task,
@@ -16,6 +16,7 @@ import datetime
 from pathlib import Path
 
 from marsspec.core.errors import InputError
+from marsspec.core.models.weight_format import FORMAT_FP16, FORMAT_INT8
 
 BAND_NAMES = {
     592.0: "EVC R",
@@ -25,6 +26,7 @@ BAND_NAMES = {
     1500.0: "FC G",
     1080.0: "FC B",
 }
+
 TITLES = {"spectra-regression": "regression", "spectra-bins": "bin classification"}
 
 
@@ -62,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--pair", default=None, help="super-resolution: the PSNR/GAN pair name (default: the id)"
+    )
+    parser.add_argument(
+        "--weights-format",
+        choices=(FORMAT_FP16, FORMAT_INT8),
+        default=FORMAT_FP16,
+        help="float16 (default) or int8-per-channel: large weights as int8 with one scale per "
+        "output channel, about half the file; measure the cost with `marsspec eval` first",
     )
 
 
@@ -247,9 +256,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, path: Path, models_dir: Path) -> int:
-    from safetensors.torch import save_file
-
     from marsspec.core.models.manifest import sha256_file
+    from marsspec.core.models.weight_format import save_weights
     from marsspec.training.checkpoints import (
         check_export_target,
         load_checkpoint,
@@ -284,14 +292,14 @@ def _export(args: argparse.Namespace, path: Path, models_dir: Path) -> int:
     files = _outputs(models_dir, model_id, path, args.metrics)
     check_export_target(models_dir, model_id, replace=replace)
     weights, manifest = files.finals["weights"], files.finals["manifest"]
-    tensors = {
-        k: (v.half() if v.is_floating_point() else v).contiguous()
-        for k, v in state["model"].items()
-    }
     with files:
         temp = files.temp("weights")
-        # one metadata key: safetensors writes several in hash order, which changes the sha256
-        save_file(tensors, str(temp), metadata={"marsspec": f"{model_id} {config['task']}"})
+        dtype = save_weights(
+            state["model"],
+            temp,
+            f"{model_id} {config['task']}",
+            fmt=getattr(args, "weights_format", FORMAT_FP16),
+        )
         try:
             entry = manifest_entry(
                 config,
@@ -301,6 +309,7 @@ def _export(args: argparse.Namespace, path: Path, models_dir: Path) -> int:
                 temp.stat().st_size,
                 target=state.get("target"),
             )
+            entry["dtype"] = dtype
             card = model_card(entry, config, state)
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
@@ -337,6 +346,7 @@ def _export_superres(
         metrics=read_metrics(args.metrics),
         models_dir=models_dir,
         replace=replace,
+        weights_format=getattr(args, "weights_format", FORMAT_FP16),
     )
     weights = models_dir / entry["weights"]
     print(

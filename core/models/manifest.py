@@ -173,12 +173,14 @@ class ModelEntry:
 
 
 def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Tensors of an exported ``.safetensors`` file, floating ones as float32 (exports are fp16
-    to halve the file; inference and fine-tuning run in float32)."""
+    """Tensors of an exported ``.safetensors`` file as float32, whichever way they are stored
+    (all fp16, or large weights int8 per channel: :mod:`.weight_format`); inference and
+    fine-tuning run in float32."""
     from safetensors.torch import load_file
 
-    tensors = load_file(str(path))
-    return {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
+    from marsspec.core.models.weight_format import unpack_state_dict
+
+    return unpack_state_dict(load_file(str(path)))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ class BinBarsWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("marsspecBinBars")
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(110)
         self.centres = np.zeros(0)
         self.probabilities = np.zeros(0)
@@ -48,7 +48,7 @@ class BinBarsWidget(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API name
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), self.palette().base())
         font = QFont(self.font())
         font.setPointSizeF(max(font.pointSizeF() - 1, 6))
@@ -59,7 +59,9 @@ class BinBarsWidget(QWidget):
         plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
         painter.setPen(AXIS)
         painter.drawText(
-            QRectF(0, 0, self.width(), top), Qt.AlignLeft | Qt.AlignVCenter, self.title
+            QRectF(0, 0, self.width(), top),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            self.title,
         )
         self.bar_rects = []
         n = self.bar_count()
@@ -71,8 +73,12 @@ class BinBarsWidget(QWidget):
         # y axis: 0 and the scale maximum
         painter.drawLine(plot.bottomLeft(), plot.topLeft())
         painter.drawLine(plot.bottomLeft(), plot.bottomRight())
-        painter.drawText(QRectF(0, plot.top() - 6, left - 4, 12), Qt.AlignRight, f"{scale:g}")
-        painter.drawText(QRectF(0, plot.bottom() - 6, left - 4, 12), Qt.AlignRight, "0")
+        painter.drawText(
+            QRectF(0, plot.top() - 6, left - 4, 12), Qt.AlignmentFlag.AlignRight, f"{scale:g}"
+        )
+        painter.drawText(
+            QRectF(0, plot.bottom() - 6, left - 4, 12), Qt.AlignmentFlag.AlignRight, "0"
+        )
         width = plot.width() / n
         peak = int(np.argmax(self.probabilities))
         for i, p in enumerate(self.probabilities):
@@ -86,13 +92,13 @@ class BinBarsWidget(QWidget):
             x = plot.left() + (i + 0.5) * width
             painter.drawText(
                 QRectF(x - 30, plot.bottom() + 2, 60, bottom),
-                Qt.AlignHCenter | Qt.AlignTop,
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
                 f"{self.centres[i]:.2g}",
             )
         if self.value is not None and hi > lo:
             # bins may be unevenly spaced (SID): place the value by interpolating bin indices
             position = float(np.interp(self.value, self.centres, np.arange(n)))
             x = plot.left() + (position + 0.5) * width
-            painter.setPen(QPen(VALUE, 2, Qt.DashLine))
+            painter.setPen(QPen(VALUE, 2, Qt.PenStyle.DashLine))
             painter.drawLine(int(x), int(plot.top()), int(x), int(plot.bottom()))
         painter.end()

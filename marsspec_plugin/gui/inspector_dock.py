@@ -85,11 +85,11 @@ class InspectorMapTool(QgsMapToolEmitPoint):
 
     def __init__(self, canvas) -> None:
         super().__init__(canvas)
-        self.setCursor(Qt.CrossCursor)
+        self.setCursor(Qt.CursorShape.CrossCursor)
         self.canvasClicked.connect(self._clicked)
 
     def _clicked(self, point: QgsPointXY, button) -> None:
-        if button == Qt.LeftButton:
+        if button == Qt.MouseButton.LeftButton:
             self.picked.emit(point)
 
 
@@ -103,7 +103,7 @@ class BandPanel(QGroupBox):
         self.bars = BinBarsWidget(self)
         self.numbers = QLabel(self)
         self.numbers.setWordWrap(True)
-        self.numbers.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.numbers.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.bars)
         layout.addWidget(self.numbers)
 
@@ -143,7 +143,7 @@ class InspectorDock(QDockWidget):
         layout = QVBoxLayout(body)
         form = QFormLayout()
         self.layer_box = QgsMapLayerComboBox(body)
-        self.layer_box.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_box.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.band_box = QSpinBox(body)
         self.band_box.setRange(1, 999)
         self.model_box = QComboBox(body)
@@ -159,7 +159,7 @@ class InspectorDock(QDockWidget):
         for factor in (1, 2, 3, 4):
             self.stride_box.addItem(str(factor), factor)
         self.dem_box = QgsMapLayerComboBox(body)
-        self.dem_box.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.dem_box.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.dem_box.setAllowEmptyLayer(True)
         self.dem_box.setLayer(None)
         self.dem_box.setToolTip("Only for a model trained with a DEM channel.")
@@ -177,7 +177,7 @@ class InspectorDock(QDockWidget):
         layout.addWidget(self.pick_button)
         self.status = QLabel("Click a pixel of the CTX layer.", body)
         self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
         self.warning = QLabel(body)
         self.warning.setObjectName("marsspecMultimodalWarning")
@@ -265,7 +265,7 @@ class InspectorDock(QDockWidget):
         path = layer.source().split("|")[0]
         dem_layer = self.dem_box.currentLayer()
         dem = dem_layer.source().split("|")[0] if isinstance(dem_layer, QgsRasterLayer) else None
-        QApplication.setOverrideCursor(Qt.WaitCursor)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             result = inspect_point(
                 path,
@@ -323,7 +323,7 @@ class InspectorDock(QDockWidget):
         if self.marker is None:
             self.marker = QgsVertexMarker(self.canvas)
             self.marker.setColor(QColor(230, 30, 30))
-            self.marker.setIconType(QgsVertexMarker.ICON_CROSS)
+            self.marker.setIconType(QgsVertexMarker.IconType.ICON_CROSS)
             self.marker.setIconSize(14)
             self.marker.setPenWidth(2)
         self.marker.setCenter(point)

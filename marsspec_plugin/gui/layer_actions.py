@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qgis.core import QgsApplication, QgsMapLayerType, QgsRasterLayer
-from qgis.PyQt.QtWidgets import QAction, QMessageBox
+from qgis.PyQt.QtWidgets import QMessageBox
 
 from marsspec.marsspec_plugin.gui.dependency_dialog import ensure_dependencies
+from marsspec.marsspec_plugin.qt_compat import QAction
 from marsspec.marsspec_plugin.resources import icon
 
 

@@ -27,6 +27,7 @@ from marsspec.core.io.safety import OutputSet
 from marsspec.core.models import locations
 from marsspec.core.models.manifest import sha256_file
 from marsspec.core.models.marsgan import build_generator, count_parameters
+from marsspec.core.models.weight_format import FORMAT_FP16, save_weights
 from marsspec.core.version import __version__
 from marsspec.training.checkpoints import (
     RunFolder,
@@ -83,14 +84,15 @@ def export_generator(
     manifest_path: str | os.PathLike[str] | None = None,
     card_text: str | Callable[[dict], str] | None = None,
     replace: bool = False,
+    weights_format: str = FORMAT_FP16,
 ) -> dict:
-    """Write ``<models_dir>/<id>.safetensors`` (fp16), upsert the manifest entry and write the
-    card (``card_text``, or a function of the entry; default: the standard card): all staged
-    and published together, none of them the checkpoint itself. ``models_dir`` defaults to
-    your models folder, ``manifest_path`` to its ``manifest.json``; the bundled ``models/`` is
-    refused, and so is an id that exists there (``replace`` overwrites it) or is bundled."""
-    from safetensors.torch import save_file
-
+    """Write ``<models_dir>/<id>.safetensors`` (fp16, or int8 per channel with
+    ``weights_format``: :mod:`marsspec.core.models.weight_format`), upsert the manifest entry
+    and write the card (``card_text``, or a function of the entry; default: the standard
+    card): all staged and published together, none of them the checkpoint itself.
+    ``models_dir`` defaults to your models folder, ``manifest_path`` to its ``manifest.json``;
+    the bundled ``models/`` is refused, and so is an id that exists there (``replace``
+    overwrites it) or is bundled."""
     from marsspec.training.superres.card import model_card
 
     if flavour not in TITLES:
@@ -98,7 +100,6 @@ def export_generator(
     models_dir = Path(models_dir) if models_dir else locations.user_models_dir()
     check_export_target(models_dir, model_id, replace=replace)
     network, state = checkpoint_generator(checkpoint)
-    tensors = {k: v.detach().half().contiguous() for k, v in network.state_dict().items()}
     weights = models_dir / f"{model_id}.safetensors"
     manifest = Path(manifest_path) if manifest_path else models_dir / locations.MANIFEST_NAME
     card = models_dir / f"{model_id}.md"
@@ -114,8 +115,11 @@ def export_generator(
         )
         with files:
             staged = files.temp("weights")
-            save_file(tensors, str(staged), metadata={"marsspec": f"{model_id} superres"})
+            dtype = save_weights(
+                network.state_dict(), staged, f"{model_id} superres", fmt=weights_format
+            )
             entry = _entry(model_id, flavour, pair, network, state, staged, metrics)
+            entry["dtype"] = dtype
             stage_manifest_entry(entry, manifest, files.temp("manifest"))
             text = card_text(entry) if callable(card_text) else card_text
             files.temp("card").write_text(text, encoding="utf-8")
