@@ -33,19 +33,21 @@ STAMP_SYSTEM := $(BUILD)/.stamp-system
 STAMP_VENV   := $(VENV)/.stamp-requirements
 STAMP_PLUGIN := $(PROFILE)/.stamp-plugin-enabled
 
-.PHONY: env help setup test test-fast lint format demo package qgis-process bench-tiling
+.PHONY: env help setup test test-fast lint format demo package check-plugin qgis-process bench-tiling bench-scale
 .PHONY: eval eval-spectra eval-coreg eval-sr eval-real eval-determinism screenshots clean distclean
 
 help:
 	@echo "make demo          set up, then run marsspec on the embedded sample scene -> demo-output/"
-	@echo "make test          set up, lint, run the whole test suite"
+	@echo "make test          set up, lint, check-plugin, run the whole test suite"
 	@echo "make package       build dist/marsspec-$(VERSION).zip for QGIS's plugin installer"
+	@echo "make check-plugin  build the zip and check what the QGIS plugin repository checks"
 	@echo "make qgis-process ARGS='list'   qgis_process with marsspec enabled in an isolated profile"
-	@echo "make lint          ruff check + format check"
+	@echo "make lint          ruff check + format check + Qt6 readiness (scripts/lint_qt6.py)"
 	@echo "make bench-tiling  tiled-inference benchmark (key=value lines)"
+	@echo "make bench-scale   Dask scale-out benchmark: 2 workers vs 1 (key=value lines)"
 	@echo "make eval          eval-spectra + eval-coreg + eval-sr"
 	@echo "make eval-coreg    co-registration residuals on a simulated 2048 px scene (key=value)"
-	@echo "make eval-sr       super-resolution gains over bicubic x4 on held-out images (key=value)"
+	@echo "make eval-sr       super-resolution on the test split: gains over bicubic x4, artefact ratios"
 	@echo "make eval-spectra  bundled EVC/FC models on held-out simulated scenes (key=value)"
 	@echo "make eval-real     train on real CRISM browse pairs, held-out products vs linear (key=value)"
 	@echo "make eval-determinism  20 identical predict --precision auto calls: same tags, pixels"
@@ -70,7 +72,7 @@ $(STAMP_PLUGIN): $(STAMP_VENV)
 	@touch $@
 
 # ---- everyday commands --------------------------------------------------------------------
-test: setup lint
+test: setup lint check-plugin
 	$(PY) -m pytest -ra
 
 test-fast: setup
@@ -79,6 +81,7 @@ test-fast: setup
 lint: $(STAMP_VENV)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) scripts/lint_qt6.py
 
 format: $(STAMP_VENV)
 	$(PY) -m ruff format .
@@ -90,11 +93,17 @@ demo: setup
 package: $(STAMP_VENV)
 	$(PY) scripts/package.py --out dist
 
+check-plugin: $(STAMP_VENV)
+	$(PY) scripts/check_plugin.py
+
 qgis-process: setup
 	$(QGIS_PROCESS) $(ARGS)
 
 bench-tiling: setup
 	$(PY) benchmarks/bench_tiling.py
+
+bench-scale: setup
+	$(PY) benchmarks/bench_scale.py
 
 eval: eval-spectra eval-coreg eval-sr
 

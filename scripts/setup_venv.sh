@@ -25,7 +25,8 @@ cat > "$venv/bin/marsspec" <<SCRIPT
 #!$venv/bin/python -s
 import sys
 from marsspec.cli.main import main
-sys.exit(main())
+if __name__ == "__main__":  # Dask's local workers re-import the main script: run it once
+    sys.exit(main())
 SCRIPT
 chmod +x "$venv/bin/marsspec"
 echo "setup: $venv ready"

@@ -9,6 +9,7 @@ import argparse
 
 from marsspec.cli.arguments import add_input_arguments, input_kwargs
 from marsspec.cli.progress import Console, add_quiet
+from marsspec.cli.scaled import add_dask_arguments, run_batch, single_input
 from marsspec.core import options
 from marsspec.core.errors import InputError
 
@@ -18,10 +19,19 @@ def choices_help(values: tuple[str, ...], *extra: str) -> str:
     return " | ".join((f"{values[0]} (default)", *values[1:], *extra))
 
 
-def add_common(parser: argparse.ArgumentParser, job: str) -> None:
-    """Arguments shared by predict and confidence; ``job`` picks the models offered."""
+def add_common(parser: argparse.ArgumentParser, job: str, *, many: bool = False) -> None:
+    """Arguments shared by predict and confidence; ``job`` picks the models offered;
+    ``many``: several inputs (folders, .txt lists) for --dask runs."""
     ids = options.model_ids(job)
-    parser.add_argument("input", help="CTX raster (any GDAL format)")
+    if many:
+        parser.add_argument(
+            "input",
+            nargs="+",
+            help="CTX raster(s) (any GDAL format); with --dask also "
+            "several, a folder or a .txt list",
+        )
+    else:
+        parser.add_argument("input", help="CTX raster (any GDAL format)")
     parser.add_argument("--band", type=int, default=None, help="CTX band (needed if multi-band)")
     parser.add_argument(
         "--model",
@@ -60,8 +70,8 @@ def add_common(parser: argparse.ArgumentParser, job: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common(parser, "predict")
-    parser.add_argument("output", help="output GeoTIFF (float32 bands)")
+    add_common(parser, "predict", many=True)
+    parser.add_argument("output", help="output GeoTIFF (float32 bands); a folder for several")
     parser.add_argument("--browse", default=None, help="optional uint8 RGB browse GeoTIFF")
     parser.add_argument("--confidence", default=None, help="optional confidence (bin models)")
     parser.add_argument(
@@ -77,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="mean,std per band separated by ';' (I/F of the scene) to convert output to I/F",
     )
+    add_dask_arguments(parser)
 
 
 def parse_stats(text: str | None) -> list[tuple[float, float]] | None:
@@ -113,6 +124,22 @@ def run(args: argparse.Namespace) -> int:
     from marsspec.core.jobs import run as run_job
     from marsspec.core.spectral import PredictRequest
 
+    if args.dask:
+        return run_batch(
+            "predict",
+            args,
+            {"OUTPUT": args.output, "CONFIDENCE": args.confidence, "BROWSE": args.browse},
+            lambda path, out: PredictRequest(
+                output=out["OUTPUT"],
+                target_stats=parse_stats(args.target_stats),
+                reconstruction=args.reconstruction,
+                browse=out["BROWSE"],
+                confidence=out["CONFIDENCE"],
+                confidence_measure=args.measure,
+                **{**common_request_kwargs(args), "input": path},
+            ),
+        )
+    single_input(args, "predict")
     req = PredictRequest(
         output=args.output,
         target_stats=parse_stats(args.target_stats),

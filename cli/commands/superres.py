@@ -9,6 +9,7 @@ import argparse
 
 from marsspec.cli.arguments import add_input_arguments, input_kwargs
 from marsspec.cli.progress import Console, add_quiet
+from marsspec.cli.scaled import add_dask_arguments, run_batch, single_input
 from marsspec.core import options
 from marsspec.core.errors import InputError
 
@@ -23,8 +24,15 @@ def _bands(text: str | None) -> tuple[int, ...] | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="raster to super-resolve (any GDAL-readable raster)")
-    parser.add_argument("output", help="output GeoTIFF (float32, 4x finer pixels)")
+    parser.add_argument(
+        "input",
+        nargs="+",
+        help="raster to super-resolve (any GDAL-readable raster); with "
+        "--dask also several, a folder or a .txt list",
+    )
+    parser.add_argument(
+        "output", help="output GeoTIFF (float32, 4x finer pixels); a folder for several"
+    )
     parser.add_argument(
         "--bands", help="band numbers, e.g. 1 (greyscale) or 3,2,1 (colour); default 1 or 1,2,3"
     )
@@ -68,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--manifest", help="one manifest.json instead of the bundled models and yours"
     )
     add_input_arguments(parser)
+    add_dask_arguments(parser)
     add_quiet(parser)
 
 
@@ -89,6 +98,14 @@ def run(args: argparse.Namespace) -> int:
         manifest_path=args.manifest,
         **input_kwargs(args),
     )
+    if args.dask:
+        return run_batch(
+            "superres",
+            args,
+            {"OUTPUT": args.output},
+            lambda path, out: SuperresRequest(path, out["OUTPUT"], config),
+        )
+    single_input(args, "superres")
     console = Console("superres", quiet=args.quiet)
     result = run_job(
         SuperresRequest(args.input, args.output, config),

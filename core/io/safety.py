@@ -41,6 +41,7 @@ BACKUP_TAG = ".marsspec-backup-"
 # The file formats marsspec writes, by the extensions that name them.
 FORMATS: dict[str, tuple[str, ...]] = {
     "raster": (".tif", ".tiff"),
+    "mosaic": (".vrt",),  # a GDAL VRT over block GeoTIFFs (core/scaleout)
     "vector": (".gpkg",),
     "json": (".json",),
     "weights": (".safetensors",),
@@ -50,6 +51,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
 }
 FORMAT_NAMES = {
     "raster": "a GeoTIFF",
+    "mosaic": "a GDAL VRT mosaic",
     "vector": "a GeoPackage",
     "json": "a JSON file",
     "weights": "a safetensors weights file",

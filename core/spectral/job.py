@@ -88,6 +88,9 @@ class PredictRequest:
     # an input without a CRS: refused, unless "mars" with pixel_size metres (--assume-crs)
     assume_crs: str | None = None
     pixel_size: float | None = None
+    # image statistics computed once elsewhere, raster_stats' signature (core/scaleout: a
+    # raster run in blocks normalises every block with the whole raster's); None: here
+    statistics: Callable[..., list[ChannelStats]] | None = None
 
     def __post_init__(self) -> None:
         check_parameters(self)
@@ -414,7 +417,10 @@ def _predict(
         if log:
             log(text)
 
-    setup = build_predictor(req, entry, network, source_for_model, bands, cancel=cancel, note=note)
+    stats = req.statistics or raster_stats
+    setup = build_predictor(
+        req, entry, network, source_for_model, bands, stats=stats, cancel=cancel, note=note
+    )
     input_stats, units, units_text, bins = (
         setup.input_stats,
         setup.units,

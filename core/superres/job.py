@@ -61,6 +61,9 @@ class SuperresConfig:
     # an input without a CRS: refused, unless "mars" with pixel_size metres (--assume-crs)
     assume_crs: str | None = None
     pixel_size: float | None = None
+    # value ranges computed once elsewhere (core/scaleout: a raster run in blocks normalises
+    # every block with the whole raster's ranges); None: from a decimated read of the input
+    normalisers: tuple[Normaliser, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.colour_mode not in COLOUR_MODES:
@@ -156,6 +159,24 @@ def normalisers_for(data: np.ndarray, colour_mode: str) -> list[Normaliser]:
     return [Normaliser.from_values(band) for band in data]
 
 
+def tiling_config(cfg: SuperresConfig, bands: tuple[int, ...]):
+    """The run's tiling (also what core/scaleout aligns its blocks to)."""
+    from marsspec.core.tiling import TilingConfig
+
+    return TilingConfig(
+        d=cfg.patch,
+        s=cfg.overlap,
+        blending="gaussian",
+        batch_size=cfg.batch_size,
+        device=cfg.device,
+        precision=cfg.precision,
+        bands=bands,
+        large_tile=cfg.patch if cfg.blending == "crop" else None,
+        margin=cfg.margin,
+        channels_last=False,
+    )
+
+
 def superresolve(
     request: SuperresRequest,
     *,
@@ -177,7 +198,7 @@ def _superresolve_opened(
 ) -> SuperresResult:
     from marsspec.core.superres.model import load_generator
     from marsspec.core.superres.predictor import SuperresPredictor
-    from marsspec.core.tiling import OutputSpec, TilingConfig
+    from marsspec.core.tiling import OutputSpec
     from marsspec.core.tiling.rescale import plan_scale, run_tiled_at_scale
 
     events: list[str] = []
@@ -224,23 +245,12 @@ def _superresolve_opened(
     colour_mode = cfg.colour_mode if len(bands) >= 3 else "per-band"
     if cfg.colour_mode == "hsv" and len(bands) == 2:
         say("HSV needs 3 or more bands; super-resolving the 2 bands one by one (per-band).")
-    normalisers = normalisers_for(stats, colour_mode)
+    normalisers = list(cfg.normalisers or normalisers_for(stats, colour_mode))
     loaded = load_generator(
         cfg.model, cfg.fidelity, manifest_path=cfg.manifest_path, device="cpu", noise=cfg.noise
     )
     predictor = SuperresPredictor(loaded.network, normalisers, colour_mode)
-    tiling = TilingConfig(
-        d=cfg.patch,
-        s=cfg.overlap,
-        blending="gaussian",
-        batch_size=cfg.batch_size,
-        device=cfg.device,
-        precision=cfg.precision,
-        bands=bands,
-        large_tile=cfg.patch if cfg.blending == "crop" else None,
-        margin=cfg.margin,
-        channels_last=False,
-    )
+    tiling = tiling_config(cfg, bands)
     ranges = ";".join(f"{n.lo:.6g},{n.hi:.6g}" for n in normalisers)
     spec = OutputSpec(
         output_path,

@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
@@ -72,6 +73,8 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
     NO_RESCALE = "NO_RESCALE"
     ASSUME_CRS = "ASSUME_CRS"
     PIXEL_SIZE = "PIXEL_SIZE"
+    DASK = "DASK"
+    DASK_BLOCK = "DASK_BLOCK"
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("marsspec", text)
@@ -151,7 +154,7 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
             False,
             optional=True,
         )
-        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(param)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API name
@@ -183,7 +186,7 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingParameterNumber(
                 self.PIXEL_SIZE,
                 self.tr("Pixel size in metres of an input without a CRS (with ASSUME_CRS mars)"),
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 minValue=0.0,
                 optional=True,
             )
@@ -212,8 +215,63 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
             False,
             optional=True,
         )
-        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(param)
+
+    def add_dask(self) -> None:
+        """Advanced, optional: run in blocks on a Dask cluster (core/scaleout)."""
+        param = QgsProcessingParameterString(
+            self.DASK,
+            self.tr("Dask scheduler (optional): local:N or tcp://HOST:PORT"),
+            optional=True,
+        )
+        param.setHelp(
+            "Empty: one process, as always. local:N starts N single-thread worker processes "
+            "on this machine; tcp://HOST:PORT uses a running `dask scheduler`. The raster is "
+            "cut into blocks on the patch grid (identical result); the output is a COG, with "
+            "a VRT and a .blocks folder beside it, and a rerun resumes. docs/scaling.md."
+        )
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        self.addParameter(param)
+        from marsspec.core.scaleout.layout import DEFAULT_BLOCK
+
+        block = QgsProcessingParameterNumber(
+            self.DASK_BLOCK,
+            self.tr("Dask block side in pixels (with a Dask scheduler)"),
+            QgsProcessingParameterNumber.Type.Integer,
+            DEFAULT_BLOCK,
+            optional=True,
+            minValue=16,
+        )
+        block.setFlags(block.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        self.addParameter(block)
+
+    def run_scaled(self, request, parameters, context, feedback) -> dict[str, Any] | None:
+        """``request`` on the Dask cluster DASK names (None when DASK is empty): progress and
+        cancel reach the workers, the dashboard address is logged."""
+        scheduler = (self.parameterAsString(parameters, self.DASK, context) or "").strip()
+        if not scheduler:
+            return None
+        from marsspec.core.scaleout import ScaleoutOptions, run_scaled
+        from marsspec.marsspec_plugin.feedback import (
+            cancel_callback,
+            log_callback,
+            progress_callback,
+        )
+
+        result = run_scaled(
+            [request],
+            ScaleoutOptions(
+                scheduler, block=self.parameterAsInt(parameters, self.DASK_BLOCK, context)
+            ),
+            progress=progress_callback(feedback),
+            cancel=cancel_callback(feedback),
+            log=log_callback(feedback),
+        )
+        if result.failed:
+            raise QgsProcessingException(result.failed[0].error or "the Dask run failed")
+        feedback.pushInfo(f"{result.summary()} on {result.scheduler}")
+        return {key: str(path) for key, path in result.outputs.items()}
 
     def rescale(self, parameters, context: QgsProcessingContext) -> bool:
         """The request's ``rescale``: True unless NO_RESCALE is set."""
@@ -240,7 +298,7 @@ class MarsspecAlgorithm(QgsProcessingAlgorithm):
             usesStaticStrings=True,
         )
         if advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         if help_text:
             param.setHelp(help_text)
         self.addParameter(param)

@@ -103,7 +103,7 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
                 optional=True,
             )
         )
-        integer = QgsProcessingParameterNumber.Integer
+        integer = QgsProcessingParameterNumber.Type.Integer
         for key, label, default, low, high in (
             (self.GRID_SPACING, "Tie-point grid spacing (CRISM px)", d.grid_spacing, 2, 1000),
             (self.WINDOW_SIZE, "Matching window size (CRISM px)", d.window_size, 16, 1024),
@@ -124,7 +124,7 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
             QgsProcessingParameterNumber(
                 self.MIN_RELIABILITY,
                 self.tr("Minimum tie-point reliability (%)"),
-                QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber.Type.Double,
                 defaultValue=d.min_reliability,
                 minValue=0.0,
                 maxValue=100.0,
@@ -147,7 +147,7 @@ class CoregisterCrismAlgorithm(MarsspecAlgorithm):
             QgsProcessingParameterVectorDestination(
                 self.OUTPUT_POINTS,
                 self.tr("Tie points"),
-                QgsProcessing.TypeVectorPoint,
+                QgsProcessing.SourceType.TypeVectorPoint,
             )
         )
         self.add_allow_non_mars()

@@ -40,7 +40,7 @@ class GeorefAlgorithm(MarsspecAlgorithm):
             QgsProcessingParameterNumber(
                 self.PIXEL_SIZE,
                 self.tr("Pixel size (metres)"),
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 minValue=0.0,
             )
         )
@@ -52,7 +52,7 @@ class GeorefAlgorithm(MarsspecAlgorithm):
                 QgsProcessingParameterNumber(
                     name,
                     self.tr(label),
-                    type=QgsProcessingParameterNumber.Double,
+                    type=QgsProcessingParameterNumber.Type.Double,
                     optional=True,
                 )
             )

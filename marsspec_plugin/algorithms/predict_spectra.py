@@ -37,6 +37,7 @@ class PredictSpectraAlgorithm(SpectralAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.add_input_parameters()
         self.add_choice(self.MEASURE, "Confidence measure (bin models)", MEASURES, advanced=True)
+        self.add_dask()
         self.addParameter(
             QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Predicted bands"))
         )
@@ -66,14 +67,19 @@ class PredictSpectraAlgorithm(SpectralAlgorithm):
         browse = self.parameterAsOutputLayer(parameters, self.BROWSE, context) or None
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
         measure = self.choice(parameters, self.MEASURE, context)
+        request = PredictRequest(
+            output=output,
+            browse=browse,
+            confidence=confidence,
+            confidence_measure=measure,
+            **kwargs,
+        )
+        scaled = self.run_scaled(request, parameters, context, feedback)
+        if scaled is not None:
+            self._style(context, output, browse, confidence)
+            return {k: v for k, v in scaled.items() if not k.endswith("_VRT")}
         result = run_job(
-            PredictRequest(
-                output=output,
-                browse=browse,
-                confidence=confidence,
-                confidence_measure=measure,
-                **kwargs,
-            ),
+            request,
             progress=progress_callback(feedback),
             cancel=cancel_callback(feedback),
             log=warning_callback(feedback),
@@ -83,9 +89,12 @@ class PredictSpectraAlgorithm(SpectralAlgorithm):
             f"Output units: {result.units}; device {result.device}, {result.precision}, "
             f"{result.seconds:.1f} s. Model trained on simulated scenes (see its model card)."
         )
+        self._style(context, output, browse, confidence)
+        return {key: str(path) for key, path in result.outputs.items()}
+
+    def _style(self, context, output, browse, confidence) -> None:
         style_output_on_load(context, output, "spectral")
         if browse:
             style_output_on_load(context, browse, "browse")
         if confidence:
             style_output_on_load(context, confidence, "confidence")
-        return {key: str(path) for key, path in result.outputs.items()}

@@ -96,7 +96,7 @@ class SpectralAlgorithm(MarsspecAlgorithm):
             QgsProcessingParameterNumber(
                 self.STRIDE_FACTOR,
                 self.tr("Stride factor s, 1-4 (stride = patch / s; empty = the model's default)"),
-                QgsProcessingParameterNumber.Integer,
+                QgsProcessingParameterNumber.Type.Integer,
                 optional=True,
             )
         )

@@ -79,7 +79,7 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
             QgsProcessingParameterNumber(
                 self.FIDELITY,
                 self.tr("Fidelity (1 = PSNR model, 0 = GAN model; empty = the model alone)"),
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 minValue=0.0,
                 maxValue=1.0,
                 optional=True,
@@ -93,6 +93,7 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
         self.add_allow_non_mars()
         self.add_no_rescale()
         self.add_assume_crs()
+        self.add_dask()
 
     def _bands(self, parameters, context) -> tuple[int, ...] | None:
         """Band numbers from a list (dialog, Python) or "3,2,1" text (qgis_process, models)."""
@@ -131,6 +132,13 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
             **self.assume_kwargs(parameters, context),
         )
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        source = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        scaled = self.run_scaled(
+            SuperresRequest(path, output, config), parameters, context, feedback
+        )
+        if scaled is not None:
+            style_output_on_load(context, output, "like_input", source)
+            return {self.OUTPUT: scaled["OUTPUT"]}
         result = run_job(
             SuperresRequest(path, output, config),
             progress=progress_callback(feedback),
@@ -141,6 +149,5 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
             f"{result.width}x{result.height} px, bands {result.bands}, {result.colour_mode}, "
             f"model {result.model_id}, {result.seconds:.1f} s on {result.device}"
         )
-        source = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         style_output_on_load(context, output, "like_input", source)
         return {self.OUTPUT: str(result.output)}

@@ -1,0 +1,195 @@
+"""Which Dask cluster a run uses: ``local[:N]`` starts one, ``tcp://HOST:PORT`` joins one.
+
+``local:N`` is a :class:`distributed.LocalCluster` of N worker processes with one thread each
+(the model already uses the cores it is given; a process per block keeps memory per worker
+bounded and lets the scheduler rerun the blocks of a worker that dies). An address joins a
+running scheduler (``dask scheduler`` on one machine, ``dask worker tcp://...`` on each other:
+docs/scaling.md).
+
+Inside QGIS (qgis_process, the desktop) ``sys.executable`` is the QGIS binary, not Python, and
+worker processes started with it would start QGIS. The local cluster then spawns its workers
+with the real interpreter (:func:`python_for_workers`) for as long as it lives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from marsspec.core.errors import InputError, MissingDependencyError
+
+LOCAL = "local"
+ENV_PYTHON = "MARSSPEC_PYTHON"  # the interpreter for local workers, when not sys.executable
+
+
+@dataclass
+class Connection:
+    """A connected client and what to tell the user about the cluster."""
+
+    client: object  # distributed.Client
+    address: str  # the scheduler's address (recorded in the outputs' tags)
+    dashboard: str | None
+    local_workers: int | None  # N for local:N, None for a remote scheduler
+
+    @property
+    def description(self) -> str:
+        where = f"local cluster, {self.local_workers} worker(s)" if self.local_workers else ""
+        return f"Dask scheduler {self.address}" + (f" ({where})" if where else "")
+
+
+def parse_scheduler(text: str) -> tuple[str, int | None]:
+    """``local`` / ``local:N`` -> (LOCAL, N or None); an address -> (address, None)."""
+    spec = (text or "").strip()
+    if spec == LOCAL or spec.startswith(LOCAL + ":"):
+        count = spec[len(LOCAL) + 1 :]
+        if not count:
+            return LOCAL, None
+        if not count.isdigit() or int(count) < 1:
+            raise InputError(
+                f"Dask scheduler {text!r}: write local:N with N >= 1 worker processes "
+                "(e.g. local:2), or a scheduler address such as tcp://10.0.0.5:8786."
+            )
+        return LOCAL, int(count)
+    if "://" in spec or (":" in spec and spec.rsplit(":", 1)[1].isdigit()):
+        return spec, None
+    raise InputError(
+        f"Dask scheduler {text!r} is neither local[:N] nor an address; use local:2 for this "
+        "machine or tcp://HOST:PORT for a running `dask scheduler`."
+    )
+
+
+def require_distributed() -> None:
+    if importlib.util.find_spec("distributed") is None:
+        raise MissingDependencyError(
+            "Running on Dask needs the packages dask and distributed; install them with "
+            "`python -m pip install dask distributed` (versions in requirements.txt)."
+        )
+
+
+def python_executable() -> str:
+    """The Python interpreter for worker processes (not QGIS's binary).
+
+    Inside QGIS the embedded interpreter's ``sys.prefix`` may even name another Python found on
+    PATH (pyenv, say), so the libpython actually loaded decides first (``<prefix>/lib/...`` ->
+    ``<prefix>/bin/python3.X``), then the standard library's prefix."""
+    if os.environ.get(ENV_PYTHON):
+        return os.environ[ENV_PYTHON]
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    names = (version, f"python{sys.version_info.major}")
+    for prefix in _libpython_prefix():  # an embedded Python (QGIS): its library's interpreter
+        for name in names:
+            if (prefix / "bin" / name).is_file():
+                return str(prefix / "bin" / name)
+    if Path(sys.executable).name.lower().startswith("python"):
+        return sys.executable
+    stdlib_prefix = Path(os.__file__).resolve().parents[2]
+    for prefix in (stdlib_prefix, Path(sys.base_prefix), Path(sys.prefix)):
+        for name in names:
+            if (prefix / "bin" / name).is_file():
+                return str(prefix / "bin" / name)
+    raise MissingDependencyError(
+        f"No Python interpreter found for the Dask workers; set {ENV_PYTHON} to one "
+        f"(e.g. /usr/bin/{version})."
+    )
+
+
+def _libpython_prefix() -> list[Path]:
+    """The prefix of the libpython this process embeds (Linux): ``/usr`` for Debian's QGIS,
+    whatever ``sys.prefix`` says (it may be another Python found on PATH)."""
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    for line in maps.splitlines():
+        path = line.split()[-1] if line.split() else ""
+        if "/libpython3" in path:
+            for parent in Path(path).parents:
+                if parent.name in ("lib", "lib64"):
+                    return [parent.parent]
+    return []
+
+
+@contextlib.contextmanager
+def python_for_workers() -> Iterator[None]:
+    """Spawn worker processes with the real Python while inside (QGIS's sys.executable is
+    QGIS); restore the previous interpreter afterwards."""
+    from multiprocessing import spawn
+
+    python = python_executable()
+    previous = spawn.get_executable()
+    if previous == python:
+        yield
+        return
+    multiprocessing.set_executable(python)
+    try:
+        yield
+    finally:
+        multiprocessing.set_executable(previous)
+
+
+@contextlib.contextmanager
+def connect(text: str, *, log: Callable[[str], object] | None = None) -> Iterator[Connection]:
+    """A client on the cluster ``text`` names; a local cluster is closed on leaving."""
+    require_distributed()
+    from distributed import Client
+
+    address, count = parse_scheduler(text)
+    if address != LOCAL:
+        try:
+            client = Client(address, timeout="30s")
+        except OSError as exc:
+            raise InputError(
+                f"Could not reach the Dask scheduler at {address} ({exc}); start it with "
+                "`dask scheduler` and check the address, port and firewall."
+            ) from exc
+        with client:
+            yield Connection(client, client.scheduler.address, _dashboard(client), None)
+        return
+    from distributed import LocalCluster
+
+    workers = count or max(1, os.cpu_count() or 1)
+    dashboard = ":0" if importlib.util.find_spec("bokeh") is not None else None
+    if log is not None and python_executable() != sys.executable:
+        log(f"worker processes run {python_executable()} (this process is {sys.executable})")
+    with python_for_workers():
+        try:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=dashboard,
+                silence_logs=logging.ERROR,
+            )
+        except RuntimeError as exc:
+            raise InputError(
+                f"The local Dask workers could not start ({exc}) with {python_executable()}. "
+                'From a Python script, run marsspec under `if __name__ == "__main__":` '
+                "(worker processes re-import the main script); else start `dask scheduler` "
+                f"and `dask worker` yourself and pass the address, or set {ENV_PYTHON}."
+            ) from exc
+        try:
+            with Client(cluster) as client:
+                connection = Connection(
+                    client, cluster.scheduler_address, _dashboard(client), workers
+                )
+                if log is not None:
+                    log(connection.description)
+                yield connection
+        finally:
+            cluster.close()
+
+
+def _dashboard(client) -> str | None:
+    if importlib.util.find_spec("bokeh") is None:
+        return None
+    with contextlib.suppress(Exception):
+        return str(client.dashboard_link)
+    return None
