@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,8 @@ from marsspec.training.superres.losses import (
 )
 from marsspec.training.superres.train import main
 from tests.conftest import write_mars_raster
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def config(tmp_path, **kw):
@@ -299,7 +302,9 @@ def test_config_reader_takes_exponent_floats(tmp_path):
     assert data["name"] == "2e-4x" and data["out_dir"] == "runs/1e3"  # strings stay strings
 
 
-@pytest.mark.parametrize("name", ["marsgan-psnr", "marsgan-psnr-finetune", "marsgan-gan"])
+@pytest.mark.parametrize(
+    "name", ["marsgan-psnr", "marsgan-psnr-finetune", "marsgan-psnr-real", "marsgan-gan"]
+)
 def test_shipped_sr_configs_are_valid(name):
     from marsspec.cli.commands.train import read_config
     from marsspec.training.superres.train import SuperresTrainConfig
@@ -309,3 +314,28 @@ def test_shipped_sr_configs_are_valid(name):
     if name == "marsgan-psnr-finetune":  # starts from the bundled weights, which fit it
         assert cfg.init_from == "models/marsgan-psnr.safetensors"
         assert cfg.edge_spread == [0.3, 1.5] and cfg.gradient_weight == 1.0
+
+
+@pytest.mark.skipif(
+    not (DATA / "hirise_deeplandforms").is_dir(),
+    reason="../shared/data/hirise_deeplandforms (real HiRISE crops) is not beside the checkout",
+)
+def test_real_crops_and_mixed_degradations_train(tmp_path, caplog):
+    """The real-texture recipe's inputs: train observations in, val observations for best.pt,
+    every crop degraded by its own draw of the LR mix."""
+    from marsspec.training.superres.data import CropSampler
+
+    cfg = config(tmp_path, real_crops={"split": "train"}, degradation="mix", hr_crop=64)
+    with caplog.at_level(logging.INFO, logger="marsspec.training"):
+        assert main(cfg) == 0
+    sampler = CropSampler([np.random.default_rng(0).random((64, 64), np.float32)], 64, seed=1)
+    sampler.degradation = "mix"
+    lr, hr = sampler.batch(6)
+    assert lr.shape == (6, 1, 16, 16) and hr.shape == (6, 1, 64, 64)
+    paper = degrade(hr)
+    differs = [not torch.allclose(lr[i], paper[i], atol=1e-4) for i in range(6)]
+    assert sum(differs) >= 4  # most crops took another LR formation than the paper's
+    with pytest.raises(InputError, match="degradation"):
+        main(config(tmp_path, degradation="jpeg-only"))
+    with pytest.raises(InputError, match="no real HiRISE crop"):
+        main(config(tmp_path, real_crops={"split": "train", "data_root": str(tmp_path)}))

@@ -1,15 +1,25 @@
-"""`marsspec eval sr`: super-resolution gains over bicubic x4 on held-out images.
+"""`marsspec eval sr`: super-resolution gains over bicubic x4 on the TEST split.
 
-Held-out HR images (simulated HiRISE-like scenes never used in training, and the last 15 % of
-rows of the real HiRISE browse strip) are degraded as in training (Gaussian blur + bicubic
-/4, paper 002 §2.4), super-resolved, and compared with the HR truth against the bicubic x4
-baseline: ``sr_psnr_gain_db`` and ``sr_ssim_gain``. ``sr_edge_factor`` is §3.1's slanted-edge
-measure: the 10-90 % rise of the bicubic-upscaled input divided by that of the SR image
-(median over edges; mean and spread printed too), on synthetic slanted step edges (angles
-2-40 degrees, HR edge spread 0.5 px) degraded the same way. A larger factor is not always
-better: ``sr_soft_edge_rise_ratio`` is the SR rise over the TRUE rise on softer edges (HR
-spread 1.0 px), 1 when SR restores them faithfully and below 1 when it makes them sharper than
-they are (a net that has learnt that every edge is a sharp step).
+The images are the fixed splits of training/splits/ (issue 17): real HiRISE crops of
+observations never used for training or for choosing a checkpoint, and simulated HiRISE-like
+scenes of test seeds; ``--split val`` scores what choices may look at instead, ``--images`` any
+HR rasters. Every image is cut into the same evaluation windows, degraded by each LR family of
+``training.superres.degrade.FAMILIES`` in turn (the paper's Gaussian blur + bicubic /4, plain
+antialiased and aliased bicubic, noise, JPEG, column stripes, sub-pixel shift),
+super-resolved, and compared with the HR truth against bicubic x4: per data set and family,
+``psnr_gain_db``, ``ssim_gain``, ``gain_positive_fraction`` (images with a positive mean gain),
+and the artefact measures of :mod:`marsspec.core.metrics.sr_artefacts`: ``direction_ratio``
+(diagonal/axis energy of SR - bicubic over that of HR - bicubic; 1 = no preferred direction)
+and ``flat_detail_ratio`` (detail added on the smoothest 20 % of patches over the truth's).
+The unprefixed ``sr_*`` keys repeat the headline: the first data set (real if present), paper
+family.
+
+``sr_edge_factor`` is paper 002 §3.1's slanted-edge measure: the 10-90 % rise of the
+bicubic-upscaled input divided by that of the SR image (median over edges; mean and spread
+printed too), on synthetic slanted step edges (angles 2-40 degrees, HR edge spread 0.5 px) with
+the paper's degradation. A larger factor is not always better: ``sr_soft_edge_rise_ratio`` is
+the SR rise over the TRUE rise on softer edges (HR spread 1.0 px), 1 when SR restores them
+faithfully and below 1 when it makes them sharper than they are.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import argparse
 import glob
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +37,12 @@ import torch
 from marsspec.core.errors import InputError
 from marsspec.core.metrics.edge import rise_distance
 from marsspec.core.metrics.image import psnr, ssim
-from marsspec.training.superres.data import _normalise, read_raster_band, read_real_hirise
-from marsspec.training.superres.degrade import bicubic_up, degrade
+from marsspec.core.metrics.sr_artefacts import DirectionTally, FlatTally
+from marsspec.training.superres.data import _normalise, read_grey_crop, read_raster_band
+from marsspec.training.superres.degrade import FAMILIES, Degradation, bicubic_up, degrade
+from marsspec.training.superres.splits import real_crops, simulated_seeds
 
 SIM_DIR = "/tmp/marsspec-sim/superres"
-VAL_SEEDS = (752, 753, 754, 755, 756, 757, 758, 759)
 CROP = 192  # HR pixels per evaluation crop (LR 48)
 
 
@@ -47,15 +59,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--images",
         nargs="*",
         default=None,
-        help=f"held-out HR rasters or patterns (default: {SIM_DIR}/s752..s759, simulated)",
+        help="HR rasters or patterns to score instead of the fixed splits (default: the real "
+        "HiRISE crops and simulated scenes of --split)",
     )
-    parser.add_argument("--no-real", action="store_true", help="skip the real HiRISE part")
+    parser.add_argument(
+        "--split",
+        choices=("test", "val"),
+        default="test",
+        help="which fixed split to score (training/splits/): test (reported numbers, never used "
+        "to choose anything) or val (what checkpoint and recipe choices may look at)",
+    )
+    parser.add_argument(
+        "--degradations",
+        default="all",
+        help=f"comma-separated LR families to score one by one: {', '.join(FAMILIES)} (all)",
+    )
+    parser.add_argument("--no-real", action="store_true", help="skip the real HiRISE crops")
     parser.add_argument("--crops", type=int, default=4, help="crops per image")
     parser.add_argument("--edges", type=int, default=12, help="synthetic slanted edges")
     parser.add_argument("--json", help="also write the results to this JSON file")
 
 
-def _held_out(args) -> list[tuple[str, np.ndarray]]:
+def _datasets(args) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """``{data set: [(image name, normalised HR image)]}``: the given rasters, else the real
+    HiRISE crops and the simulated scenes of ``--split`` (real first: the headline)."""
     if args.images is not None:
         if not args.images:
             raise InputError("--images needs at least one raster or pattern (e.g. held/*.tif).")
@@ -65,24 +92,24 @@ def _held_out(args) -> list[tuple[str, np.ndarray]]:
             if not hits:
                 raise InputError(
                     f"--images {pattern!r}: no file matches; give held-out HR rasters (e.g. "
-                    f"folder/*.tif), or leave --images out to simulate them into {SIM_DIR}."
+                    "folder/*.tif), or leave --images out to evaluate the fixed splits."
                 )
             paths.extend(hits)
-    else:
-        from marsspec.training.superres.train import ensure_simulated
+        return {"given": [(p, _normalise(read_raster_band(p))) for p in paths]}
+    from marsspec.training.superres.train import DEFAULT_DATA_ROOT, ensure_simulated
 
-        ensure_simulated({"dir": SIM_DIR, "val_seeds": list(VAL_SEEDS), "size": 512})
-        paths = [f"{SIM_DIR}/s{s}/hirise.tif" for s in VAL_SEEDS]
-    images = [
-        (p if args.images else Path(p).parent.name, _normalise(read_raster_band(p))) for p in paths
-    ]
+    datasets: dict[str, list[tuple[str, np.ndarray]]] = {}
     if not args.no_real:
-        from marsspec.training.superres.train import DEFAULT_DATA_ROOT
-
-        real = read_real_hirise(DEFAULT_DATA_ROOT, (0.85, 1.0))
-        if real is not None:
-            images.append(("real-hirise-ESP_011472_1225", _normalise(real)))
-    return images
+        crops = real_crops(DEFAULT_DATA_ROOT, args.split)
+        if crops:
+            datasets["real"] = [(path.stem, read_grey_crop(path)) for path in crops]
+    seeds = simulated_seeds(args.split)
+    ensure_simulated({"dir": SIM_DIR, "val_seeds": seeds, "size": 512})
+    datasets["sim"] = [
+        (f"s{seed}", _normalise(read_raster_band(f"{SIM_DIR}/s{seed}/hirise.tif")))
+        for seed in seeds
+    ]
+    return datasets
 
 
 def _crops(image: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -181,10 +208,84 @@ def _require_finite(results: dict[str, float | str]) -> None:
         )
 
 
+@dataclass
+class _Scores:
+    """One (data set, degradation family): per-crop PSNRs and the pooled artefact tallies."""
+
+    sr_psnr: list[float] = field(default_factory=list)
+    bicubic_psnr: list[float] = field(default_factory=list)
+    ssim_gain: list[float] = field(default_factory=list)
+    image_gains: dict[str, list[float]] = field(default_factory=dict)
+    direction: DirectionTally = field(default_factory=DirectionTally)
+    flat: FlatTally = field(default_factory=FlatTally)
+    pixels: int = 0
+    seconds: float = 0.0
+
+    def add(self, image: str, sr: np.ndarray, bicubic: np.ndarray, hr: np.ndarray) -> None:
+        p_sr, p_bic = psnr(sr, hr, 1.0), psnr(bicubic, hr, 1.0)
+        self.sr_psnr.append(p_sr)
+        self.bicubic_psnr.append(p_bic)
+        self.ssim_gain.append(ssim(sr, hr, 1.0) - ssim(bicubic, hr, 1.0))
+        self.image_gains.setdefault(image, []).append(p_sr - p_bic)
+        self.direction.add(sr, bicubic, hr)
+        self.flat.add(sr, bicubic, hr)
+
+    def keys(self, prefix: str) -> dict[str, float]:
+        gains = np.asarray(self.sr_psnr) - np.asarray(self.bicubic_psnr)
+        per_image = [float(np.mean(g)) for g in self.image_gains.values()]
+        return {
+            f"{prefix}crops": float(len(gains)),
+            f"{prefix}psnr_db": float(np.mean(self.sr_psnr)),
+            f"{prefix}bicubic_psnr_db": float(np.mean(self.bicubic_psnr)),
+            f"{prefix}psnr_gain_db": float(np.mean(gains)),
+            f"{prefix}ssim_gain": float(np.mean(self.ssim_gain)),
+            # "> 0 on at least 90 % of test crops": the images (crops of the data set) whose
+            # mean gain over their evaluation windows is positive
+            f"{prefix}gain_positive_fraction": float(np.mean(np.asarray(per_image) > 0)),
+            f"{prefix}direction_ratio": self.direction.ratio,
+            f"{prefix}flat_detail_ratio": self.flat.ratio(),
+        }
+
+
+def _windows(images: list[tuple[str, np.ndarray]], n: int, seed: int):
+    """The same HR evaluation windows for every degradation family (fixed by ``seed``)."""
+    rng = np.random.default_rng(seed)
+    return [(name, crop) for name, image in images for crop in _crops(image, n, rng)]
+
+
+def _score(net, windows, degradation: Degradation, seed: int) -> _Scores:
+    rng = np.random.default_rng(seed)  # the noise of this family, same on every run
+    scores = _Scores()
+    b = 8  # skip the outer HR pixels: both methods guess beyond the crop there
+    for name, crop in windows:
+        hr = torch.from_numpy(crop)[None, None]
+        lr = degradation.apply(hr, rng)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            sr = net(lr)[0, 0].numpy()
+        scores.seconds += time.perf_counter() - started
+        scores.pixels += sr.size
+        bic = bicubic_up(lr)[0, 0].numpy()
+        scores.add(name, sr[b:-b, b:-b], bic[b:-b, b:-b], crop[b:-b, b:-b])
+    return scores
+
+
+def _families(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in FAMILIES]
+    if unknown or not names:
+        raise InputError(
+            f"--degradations {text!r}: use a comma-separated list of {', '.join(FAMILIES)} "
+            "(or 'all')."
+        )
+    return names
+
+
 def run(args: argparse.Namespace) -> dict[str, float | str]:
     from marsspec.core.superres.model import load_generator
 
     _check_arguments(args)
+    families = list(FAMILIES) if args.degradations == "all" else _families(args.degradations)
     if getattr(args, "checkpoint", None):
         if args.fidelity is not None:
             raise InputError(
@@ -195,44 +296,32 @@ def run(args: argparse.Namespace) -> dict[str, float | str]:
     else:
         loaded = load_generator(args.model, args.fidelity, manifest_path=args.manifest)
         net, label = loaded.network, loaded.model_id
-    rng = np.random.default_rng(7)
-    gains_psnr, gains_ssim, sr_psnrs, bic_psnrs = [], [], [], []
+    datasets = _datasets(args)
+    results: dict[str, float | str] = {"sr_model": label, "sr_split": args.split}
+    headline: _Scores | None = None
     pixels, seconds = 0, 0.0
-    held_out = _held_out(args)
-    for _name, image in held_out:
-        for crop in _crops(image, args.crops, rng):
-            hr = torch.from_numpy(crop)[None, None]
-            lr = degrade(hr)
-            started = time.perf_counter()
-            with torch.inference_mode():
-                sr = net(lr)[0, 0].numpy()
-            seconds += time.perf_counter() - started
-            pixels += sr.size
-            bic = bicubic_up(lr)[0, 0].numpy()
-            b = 8  # skip the outer HR pixels: both methods guess beyond the crop there
-            ref, sr_c, bic_c = crop[b:-b, b:-b], sr[b:-b, b:-b], bic[b:-b, b:-b]
-            p_sr, p_bic = psnr(sr_c, ref, 1.0), psnr(bic_c, ref, 1.0)
-            sr_psnrs.append(p_sr)
-            bic_psnrs.append(p_bic)
-            gains_psnr.append(p_sr - p_bic)
-            gains_ssim.append(ssim(sr_c, ref, 1.0) - ssim(bic_c, ref, 1.0))
-    if not gains_psnr:
-        names = ", ".join(name for name, _ in held_out) or "none"
-        raise InputError(
-            f"No held-out crop of {CROP} px without nodata in the images ({names}); give HR "
-            f"rasters at least {CROP} px on a side with --images."
-        )
-    edges = edge_metrics(net, rng, args.edges)
-    results: dict[str, float | str] = {
-        "sr_model": label,
-        "sr_crops": float(len(gains_psnr)),
-        "sr_psnr_db": float(np.mean(sr_psnrs)),
-        "sr_bicubic_psnr_db": float(np.mean(bic_psnrs)),
-        "sr_psnr_gain_db": float(np.mean(gains_psnr)),
-        "sr_ssim_gain": float(np.mean(gains_ssim)),
-        **edges,
-        "sr_cpu_mpix_per_s": float(pixels / seconds / 1e6) if seconds else float("nan"),
-    }
+    for data_name, images in datasets.items():
+        windows = _windows(images, args.crops, seed=7)
+        if not windows:
+            names = ", ".join(name for name, _ in images) or "none"
+            raise InputError(
+                f"No evaluation crop of {CROP} px without nodata in the {data_name} images "
+                f"({names}); give HR rasters at least {CROP} px on a side with --images."
+            )
+        for number, family in enumerate(families):
+            scores = _score(net, windows, FAMILIES[family], seed=100 + number)
+            results.update(scores.keys(f"sr_{data_name}_{family}_"))
+            pixels += scores.pixels
+            seconds += scores.seconds
+            if headline is None and family == "paper":
+                headline = scores
+        if headline is None:  # "paper" not asked for: the first family of the first set
+            headline = _score(net, windows, FAMILIES[families[0]], seed=100)
+    results["sr_data"] = next(iter(datasets))
+    results.update(headline.keys("sr_"))
+    edges = edge_metrics(net, np.random.default_rng(7), args.edges)
+    results.update(edges)
+    results["sr_cpu_mpix_per_s"] = float(pixels / seconds / 1e6) if seconds else float("nan")
     _require_finite(results)
     if args.json:
         from marsspec.core.io.safety import atomic_output

@@ -20,7 +20,12 @@ import torch
 
 from marsspec.core.errors import InputError, MarsspecError, RasterIOError
 from marsspec.core.superres.normalise import robust_range
-from marsspec.training.superres.degrade import DEFAULT_BLUR_SIGMA, SCALE, degrade
+from marsspec.training.superres.degrade import (
+    DEFAULT_BLUR_SIGMA,
+    SCALE,
+    degrade,
+    random_degradation,
+)
 
 log = logging.getLogger("marsspec.training")
 
@@ -70,12 +75,24 @@ def read_real_hirise(data_root: str | Path, rows: tuple[float, float]) -> np.nda
     return grey[start:stop]
 
 
+def read_grey_crop(path: str | Path) -> np.ndarray:
+    """A real HiRISE crop (JPEG stored as RGB with R=G=B) as normalised greyscale."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return _normalise(np.asarray(image.convert("L"), dtype=np.float32))
+
+
 def load_images(
-    patterns: list[str], real: dict | None = None, key: str = "hr_patterns"
+    patterns: list[str],
+    real: dict | None = None,
+    key: str = "hr_patterns",
+    extra: Sequence[np.ndarray] = (),
 ) -> list[np.ndarray]:
-    """Normalised HR images from raster glob patterns (+ the real HiRISE part if configured);
-    none is an error naming the config ``key``, its patterns and how to get images."""
-    images = []
+    """Normalised HR images from raster glob patterns (+ the real HiRISE part if configured,
+    + ``extra`` images already read); none is an error naming the config ``key``, its patterns
+    and how to get images."""
+    images = list(extra)
     for pattern in patterns:
         for path in sorted(glob.glob(pattern)):
             images.append(_normalise(read_raster_band(path)))
@@ -127,6 +144,7 @@ class CropSampler:
         edge_fraction: float = 0.15,
         blur_sigma: float = DEFAULT_BLUR_SIGMA,
         edge_spread: Sequence[float] = (0.3, 0.8),
+        degradation: str = "paper",
     ) -> None:
         if hr_size % SCALE:
             raise InputError(f"HR crop size {hr_size} must be a multiple of {SCALE}.")
@@ -138,6 +156,7 @@ class CropSampler:
         self.edge_fraction = edge_fraction
         self.blur_sigma = blur_sigma
         self.edges = SyntheticEdges(tuple(edge_spread))
+        self.degradation = degradation
 
     def state(self) -> dict:
         return self.rng.bit_generator.state
@@ -161,4 +180,9 @@ class CropSampler:
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(LR (n,1,h,w), HR (n,1,4h,4w)) float32 tensors on the CPU."""
         hr = torch.from_numpy(np.stack([self._crop() for _ in range(n)])[:, None])
-        return degrade(hr, self.blur_sigma), hr
+        if self.degradation == "paper":
+            return degrade(hr, self.blur_sigma), hr
+        # "mix": every crop its own LR family and strength, drawn from the sampler's generator
+        # (so a resumed run continues the same sequence)
+        lr = [random_degradation(self.rng).apply(hr[i : i + 1], self.rng) for i in range(n)]
+        return torch.cat(lr), hr

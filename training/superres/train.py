@@ -48,6 +48,7 @@ from marsspec.training.superres.losses import (
 
 log = logging.getLogger("marsspec.training")
 CONTENT_LOSSES = {"mse": mse_loss, "l1": l1_loss}
+DEGRADATION_MODES = ("paper", "mix")
 DEFAULT_DATA_ROOT = str(Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
@@ -84,6 +85,16 @@ class RealHiriseSpec:
 
 
 @dataclass
+class RealCropsSpec:
+    """``real_crops:``: the real HiRISE crops of ../shared/data/hirise_deeplandforms, by the
+    fixed observation splits of training/splits/ (train for weights, val for choosing)."""
+
+    data_root: str | None = None
+    split: str = field(default="train", metadata=limits(choices=("train",)))
+    val_split: str | None = field(default="val", metadata=limits(choices=("val",)))
+
+
+@dataclass
 class GeneratorSpec:
     """``generator:``: MARSGAN generator options (core/models/marsgan.py)."""
 
@@ -111,6 +122,8 @@ class SuperresTrainConfig:
     val_patterns: list[str] = field(default_factory=list)
     # {data_root, rows: [0.0, 0.8], val_rows: [0.85, 1.0]}
     real_hirise: dict[str, Any] | None = field(default=None, metadata=limits(schema=RealHiriseSpec))
+    # {data_root, split: train, val_split: val}: real crops by observation (issue 17)
+    real_crops: dict[str, Any] | None = field(default=None, metadata=limits(schema=RealCropsSpec))
     generator: dict[str, Any] = field(
         default_factory=lambda: {"nf": 64, "gc": 32, "n_blocks": 23},
         metadata=limits(schema=GeneratorSpec),
@@ -127,6 +140,9 @@ class SuperresTrainConfig:
     edge_fraction: float = field(default=0.15, metadata=limits(low=0.0, high=1.0))
     edge_spread: list[float] = field(default_factory=lambda: [0.3, 0.8])  # HR px, of those edges
     blur_sigma: float = field(default=1.2, metadata=limits(low=0.0))
+    # "paper": Gaussian blur (blur_sigma) + bicubic /4; "mix": a random draw of every LR family
+    # per crop (training/superres/degrade.py: PSF width, aliasing, noise, JPEG, stripes, shift)
+    degradation: str = field(default="paper", metadata=limits(choices=DEGRADATION_MODES))
     lambda_adv: float = field(default=5e-3, metadata=limits(low=0.0))
     gamma: float = field(default=0.5, metadata=limits(low=0.0, high=1.0))
     eta: float = 0.5
@@ -287,11 +303,29 @@ def _val_set(cfg: SuperresTrainConfig) -> tuple[torch.Tensor, torch.Tensor] | No
     real = None
     if cfg.real_hirise and cfg.real_hirise.get("val_rows"):
         real = {**cfg.real_hirise, "rows": cfg.real_hirise["val_rows"]}
-    if not cfg.val_patterns and real is None:
+    crops = _real_crop_images(cfg, "val_split")
+    if not cfg.val_patterns and real is None and not crops:
         return None
-    images = load_images(list(cfg.val_patterns), real, key="val_patterns")
+    images = load_images(list(cfg.val_patterns), real, key="val_patterns", extra=crops)
     sampler = CropSampler(images, cfg.hr_crop, seed=12345, edge_fraction=0.0)
     return sampler.batch(cfg.val_crops)
+
+
+def _real_crop_images(cfg: SuperresTrainConfig, key: str) -> list[np.ndarray]:
+    """Normalised real HiRISE crops of the configured split (``key``: split or val_split)."""
+    if not cfg.real_crops or not cfg.real_crops.get(key):
+        return []
+    from marsspec.training.superres.data import read_grey_crop
+    from marsspec.training.superres.splits import real_crops
+
+    root = cfg.real_crops.get("data_root") or DEFAULT_DATA_ROOT
+    paths = real_crops(root, cfg.real_crops[key])
+    if not paths:
+        raise InputError(
+            f"real_crops: no real HiRISE crop of split {cfg.real_crops[key]!r} under {root}; "
+            "put ../shared/data beside the checkout or set real_crops.data_root."
+        )
+    return [read_grey_crop(path) for path in paths]
 
 
 def evaluate(generator, val, device) -> tuple[float, float]:
@@ -322,12 +356,13 @@ def main(config: dict) -> int:
         real = {"data_root": DEFAULT_DATA_ROOT, **cfg.real_hirise}
         cfg.real_hirise = real
     sampler = CropSampler(
-        load_images(list(cfg.hr_patterns), real),
+        load_images(list(cfg.hr_patterns), real, extra=_real_crop_images(cfg, "split")),
         cfg.hr_crop,
         seed=cfg.seed,
         edge_fraction=cfg.edge_fraction,
         blur_sigma=cfg.blur_sigma,
         edge_spread=cfg.edge_spread,
+        degradation=cfg.degradation,
     )
     val = _val_set(cfg)
 
