@@ -10,7 +10,7 @@ block is decoded, deep in a reader thread or a statistics pass; every such read 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +33,24 @@ def gdal_message(error: BaseException) -> str:
     """GDAL's message on one line (GDAL sometimes chains several)."""
     text = " ".join(str(error).split())
     return text or type(error).__name__
+
+
+def gdal_dataset(make: Callable[[], object], what: str, fix: str) -> object:
+    """Run a GDAL utility call (Translate, Warp, BuildVRT) and return its dataset. GDAL
+    reports failure either by raising or by returning None with a logged message; both become
+    one :class:`RasterIOError`: "GDAL could not <what> (<GDAL's message>); <fix>"."""
+    from osgeo import gdal
+
+    try:
+        dataset = make()
+    except RuntimeError as exc:  # GDAL with exceptions enabled
+        dataset, message = None, str(exc)
+    else:
+        message = gdal.GetLastErrorMsg()
+    if dataset is None:
+        detail = " ".join(message.split()) or "no message"
+        raise RasterIOError(f"GDAL could not {what} ({detail}); {fix}")
+    return dataset
 
 
 def file_name(path: object) -> str:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from marsspec.core.errors import InputError, RasterIOError
+from marsspec.core.errors import InputError
 from marsspec.core.io.opening import job_input, open_raster
+from marsspec.core.io.reading import gdal_dataset
 from marsspec.core.io.safety import OutputSet, create_raster
 from marsspec.core.scaleout.layout import Block
 from marsspec.core.scaleout.products import Prepared, block_request
@@ -145,18 +146,12 @@ def window_vrt(path: str | os.PathLike[str], block: Block, out: Path) -> Path:
             rows.read_stop - rows.read_start,
         ],
     )
-    try:
-        dataset = gdal.Translate(str(out), str(path), options=options)
-    except RuntimeError as exc:
-        dataset, message = None, str(exc)
-    else:
-        message = gdal.GetLastErrorMsg()
-    if dataset is None:
-        raise RasterIOError(
-            f"GDAL could not make the window of block {block.name} of {Path(path).name} "
-            f"({message or 'no message'}); check that the input is readable from this worker."
-        )
-    dataset = None  # closing writes the VRT
+    dataset = gdal_dataset(
+        lambda: gdal.Translate(str(out), str(path), options=options),
+        f"make the window of block {block.name} of {Path(path).name}",
+        "check that the input is readable from this worker.",
+    )
+    del dataset  # closing writes the VRT
     return out
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from marsspec.core.errors import RasterIOError
 from marsspec.core.io.opening import open_raster
+from marsspec.core.io.reading import gdal_dataset
 from marsspec.core.io.safety import OutputSet, require_staged
 
 COG_OPTIONS = (
@@ -70,17 +70,11 @@ def _build_vrt(
     require_staged(temp)
     # block paths under the VRT's folder are written relative to it (relativeToVRT="1")
     options = gdal.BuildVRTOptions(srcNodata="nan", VRTNodata="nan")
-    try:
-        dataset = gdal.BuildVRT(str(temp), [str(p) for p in blocks], options=options)
-    except RuntimeError as exc:
-        dataset, message = None, str(exc)
-    else:
-        message = gdal.GetLastErrorMsg()
-    if dataset is None:
-        raise RasterIOError(
-            f"GDAL could not build the mosaic {temp.name} ({message or 'no message'}); "
-            "check that every block file is readable."
-        )
+    dataset = gdal_dataset(
+        lambda: gdal.BuildVRT(str(temp), [str(p) for p in blocks], options=options),
+        f"build the mosaic {temp.name}",
+        "check that every block file is readable.",
+    )
     dataset.SetMetadata(dict(tags))
     descriptions, band_tags = reference
     for index, text in enumerate(descriptions, start=1):
@@ -97,15 +91,9 @@ def _cog(vrt: Path, temp: Path) -> None:
 
     require_staged(temp)
     options = gdal.TranslateOptions(format="COG", creationOptions=list(COG_OPTIONS))
-    try:
-        dataset = gdal.Translate(str(temp), str(vrt), options=options)
-    except RuntimeError as exc:
-        dataset, message = None, str(exc)
-    else:
-        message = gdal.GetLastErrorMsg()
-    if dataset is None:
-        raise RasterIOError(
-            f"GDAL could not write the COG {temp.name} ({message or 'no message'}); check the "
-            "free space of the output folder."
-        )
-    dataset = None
+    dataset = gdal_dataset(
+        lambda: gdal.Translate(str(temp), str(vrt), options=options),
+        f"write the COG {temp.name}",
+        "check the free space of the output folder.",
+    )
+    del dataset  # closing finishes the file

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from marsspec.core.errors import CancelledError, InputError, RasterIOError
+from marsspec.core.errors import CancelledError, InputError
 from marsspec.core.io.opening import open_raster
+from marsspec.core.io.reading import gdal_dataset
 from marsspec.core.io.safety import OutputSet, check_writes, create_raster
 
 TOLERANCE = 0.25  # an input more than 25 % off the model's pixel size is resampled
@@ -190,19 +191,13 @@ def model_scale_vrt(
         outputType=gdal.GDT_Float32,
         dstNodata=float("nan"),
     )
-    try:
-        dataset = gdal.Warp(str(out), str(path), options=options)
-    except RuntimeError as exc:  # GDAL with exceptions enabled
-        dataset, message = None, str(exc)
-    else:
-        message = gdal.GetLastErrorMsg()
-    if dataset is None:
-        raise RasterIOError(
-            f"GDAL could not resample {path.name} to {plan.model_pixel_m:g} m "
-            f"({message or 'no message'}); resample it to {plan.model_pixel_m:g} m first "
-            f"(gdalwarp -tr {plan.model_pixel_m:g} {plan.model_pixel_m:g})."
-        )
-    dataset = None  # closing writes the VRT file
+    dataset = gdal_dataset(
+        lambda: gdal.Warp(str(out), str(path), options=options),
+        f"resample {path.name} to {plan.model_pixel_m:g} m",
+        f"resample it to {plan.model_pixel_m:g} m first "
+        f"(gdalwarp -tr {plan.model_pixel_m:g} {plan.model_pixel_m:g}).",
+    )
+    del dataset  # closing writes the VRT file
     return out
 
 
