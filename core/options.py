@@ -20,7 +20,7 @@ NORMALISATIONS = ("image", "global", "patch")
 MEASURES = ("max_probability", "entropy", "multimodal")  # bin confidence
 RECONSTRUCTIONS = ("weighted", "argmax")  # bin probabilities -> value
 COLOUR_MODES = ("hsv", "per-band")  # super-resolution of 3+ bands
-SR_BLENDINGS = ("gaussian", "crop")  # super-resolution tiling
+SR_BLENDINGS = ("crop", "gaussian")  # super-resolution tiling (not a QGIS enum: CLI only)
 ASSUME_CRS = ("none", "mars")  # CRS given to an input without one (--assume-crs, ASSUME_CRS)
 
 DEFAULT_DEVICE = DEVICES[0]
@@ -30,6 +30,8 @@ DEFAULT_NORMALISATION = NORMALISATIONS[0]
 DEFAULT_MEASURE = MEASURES[0]
 DEFAULT_RECONSTRUCTION = RECONSTRUCTIONS[0]
 DEFAULT_COLOUR_MODE = COLOUR_MODES[0]
+# Large tiles, margins discarded: the generator is fully convolutional, so on a 1000 px CTX crop
+# this is 1.7x faster than Gaussian s=2 and 73x closer to a whole-image pass (docs/tiling.md)
 DEFAULT_SR_BLENDING = SR_BLENDINGS[0]
 
 # a model's source (whose it is) -> the mark its label ends with: "(bundled)" / "(yours)"

@@ -26,7 +26,7 @@ from marsspec.core.io.mars_crs import check_mars_body
 from marsspec.core.io.opening import JobInput, job_input, open_raster
 from marsspec.core.io.safety import OutputSet
 from marsspec.core.models.manifest import load_manifest
-from marsspec.core.options import COLOUR_MODES
+from marsspec.core.options import COLOUR_MODES, DEFAULT_SR_BLENDING
 from marsspec.core.options import SR_BLENDINGS as BLENDINGS
 from marsspec.core.superres.normalise import Normaliser
 
@@ -50,7 +50,7 @@ class SuperresConfig:
     precision: str = "auto"
     patch: int = 128  # LR pixels (512 HR): fewer redundant pixels than 64, same result
     overlap: int = 2  # stride patch/overlap
-    blending: str = "gaussian"
+    blending: str = DEFAULT_SR_BLENDING  # "crop": large tiles; "gaussian": the d/s scheme
     margin: int = 16  # LR pixels discarded per tile side with blending="crop"
     batch_size: int = 4
     noise: bool = False
