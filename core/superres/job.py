@@ -1,8 +1,9 @@
 """A super-resolution run: validate the input, pick bands and colour mode, tile, write.
 
 The network sees LR patches through the tiling engine (core/tiling) and returns 4x patches
-that are blended in HR space (Gaussian by default; ``crop`` discards tile margins and gives
-exactly the whole-image result when the margin covers the receptive field). The output keeps
+that are put together in HR space: ``crop`` (the default) discards tile margins, which gives
+the whole-image result when the margin covers the receptive field; ``gaussian`` blends
+overlapping patches as paper 000 does. The output keeps
 the input CRS with a transform scaled by 1/4, float32 radiometry, NaN where the input was
 nodata, the input's band descriptions and wavelengths, and provenance tags.
 """
@@ -172,7 +173,8 @@ def tiling_config(cfg: SuperresConfig, bands: tuple[int, ...]):
         precision=cfg.precision,
         bands=bands,
         large_tile=cfg.patch if cfg.blending == "crop" else None,
-        margin=cfg.margin,
+        # a small patch keeps half of itself: crop is the default, --patch 32 must still run
+        margin=min(cfg.margin, cfg.patch // 4),
         channels_last=False,
     )
 
