@@ -53,3 +53,44 @@ def test_predictspectra_on_a_local_dask_cluster_from_qgis_process(qgis_process_e
     assert np.array_equal(np.isnan(a), np.isnan(b))
     # batch 8 and 2 vs 1 torch threads: the engine's own float noise (tests/test_dask_scaleout)
     assert float(np.nanmax(np.abs(a - b))) < 2e-5
+
+
+def test_binconfidence_on_a_local_dask_cluster_from_qgis_process(qgis_process_env, tmp_path):
+    """The same parameter on the bin-confidence algorithm: only the confidence raster, in
+    blocks, equal to the single-process one."""
+    source = _scene(tmp_path / "ctx.tif", 300, 420, seed=8)
+    out = tmp_path / "conf.tif"
+    document = qgis_process_runner.run_json(
+        [
+            "run",
+            "marsspec:binconfidence",
+            "--",
+            f"INPUT={source}",
+            "MODEL=evc-bins20",
+            "MEASURE=entropy",
+            "DEVICE=cpu",
+            "PRECISION=fp32",
+            "DASK=local:2",
+            "DASK_BLOCK=256",
+            f"CONFIDENCE={out}",
+        ],
+        qgis_process_env,
+    )
+    assert document["results"]["CONFIDENCE"] == str(out)
+    assert "4 block(s) (2x2) of 256 px" in json.dumps(document)
+    single = tmp_path / "single.tif"
+    jobs.run(
+        PredictRequest(
+            input=source,
+            output=None,
+            confidence=single,
+            confidence_measure="entropy",
+            model="evc-bins20",
+            device="cpu",
+        )
+    )
+    with rasterio.open(out) as blocked, rasterio.open(single) as one:
+        a, b = blocked.read(), one.read()
+        assert blocked.count == 4 and blocked.descriptions == one.descriptions
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    assert float(np.nanmax(np.abs(a - b))) < 2e-5

@@ -13,6 +13,7 @@ Rasters are small and blocks tiny (several blocks per raster).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import subprocess
@@ -173,6 +174,32 @@ def test_prediction_on_separate_processes_is_identical(cluster, scene, tmp_path)
         assert block.tags()["MARSSPEC_INPUT"] == want["MARSSPEC_INPUT"]
         assert "rows 384-600" in block.tags()["MARSSPEC_BLOCK"]
     assert not [p for p in tmp_path.rglob(".*marsspec-tmp*")], "no staged file left"
+
+
+def test_bin_confidence_alone_on_separate_processes_is_identical(cluster, scene, tmp_path):
+    """What QGIS's binconfidence sends with a Dask scheduler: no predicted bands, only the
+    confidence of a bin model (one band per predicted band + the overall band)."""
+    request = PredictRequest(
+        input=scene / "ctx.tif",
+        output=None,
+        confidence=tmp_path / "conf.tif",
+        confidence_measure="entropy",
+        model="evc-bins20",
+        device="cpu",
+        batch_size=1,
+    )
+    result = run_scaled([request], ScaleoutOptions(cluster["address"], block=BLOCK))
+    assert result.failed == []
+    assert set(result.outputs) == {"CONFIDENCE", "CONFIDENCE_VRT"}
+    single = tmp_path / "single_conf.tif"
+    with one_torch_thread():
+        jobs.run(dataclasses.replace(request, confidence=single))
+    _assert_same(result.outputs["CONFIDENCE"], single, 1e-6)
+    with rasterio.open(result.outputs["CONFIDENCE"]) as cog, rasterio.open(single) as one:
+        assert cog.count == one.count == 4 and cog.descriptions == one.descriptions
+        assert cog.tags()["MARSSPEC_MODEL_ID"] == one.tags()["MARSSPEC_MODEL_ID"] == "evc-bins20"
+    visible = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert visible == ["conf.blocks", "conf.tif", "conf.vrt", "single_conf.tif"]
 
 
 def test_superresolution_on_separate_processes_is_identical(cluster, tmp_path):

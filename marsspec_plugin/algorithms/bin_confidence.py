@@ -34,6 +34,7 @@ class BinConfidenceAlgorithm(SpectralAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.add_input_parameters()
         self.add_choice(self.MEASURE, "Measure", MEASURES)
+        self.add_dask()
         self.addParameter(
             QgsProcessingParameterRasterDestination(self.CONFIDENCE, self.tr("Confidence"))
         )
@@ -45,10 +46,15 @@ class BinConfidenceAlgorithm(SpectralAlgorithm):
         kwargs = self.request_kwargs(parameters, context)
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
         measure = self.choice(parameters, self.MEASURE, context)
+        request = PredictRequest(
+            output=None, confidence=confidence, confidence_measure=measure, **kwargs
+        )
+        scaled = self.run_scaled(request, parameters, context, feedback)
+        if scaled is not None:
+            style_output_on_load(context, confidence, "confidence")
+            return {self.CONFIDENCE: scaled["CONFIDENCE"]}
         result = run_job(
-            PredictRequest(
-                output=None, confidence=confidence, confidence_measure=measure, **kwargs
-            ),
+            request,
             progress=progress_callback(feedback),
             cancel=cancel_callback(feedback),
             log=warning_callback(feedback),
