@@ -303,7 +303,14 @@ def test_config_reader_takes_exponent_floats(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["marsgan-psnr", "marsgan-psnr-finetune", "marsgan-psnr-real", "marsgan-gan"]
+    "name",
+    [
+        "marsgan-psnr",
+        "marsgan-psnr-finetune",
+        "marsgan-psnr-real",
+        "marsgan-gan",
+        "marsgan-gan-real",
+    ],
 )
 def test_shipped_sr_configs_are_valid(name):
     from marsspec.cli.commands.train import read_config
@@ -339,3 +346,59 @@ def test_real_crops_and_mixed_degradations_train(tmp_path, caplog):
         main(config(tmp_path, degradation="jpeg-only"))
     with pytest.raises(InputError, match="no real HiRISE crop"):
         main(config(tmp_path, real_crops={"split": "train", "data_root": str(tmp_path)}))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_paper_fraction_keeps_that_share_of_the_mix_on_the_paper_lr(fraction):
+    """The real-texture recipe keeps half of its crops on the paper's LR model (the family
+    the targets are quoted on) and draws the rest from the mix."""
+    from marsspec.training.superres.data import CropSampler
+
+    image = np.random.default_rng(0).random((64, 64), np.float32)
+    sampler = CropSampler([image], 64, seed=3, degradation="mix", paper_fraction=fraction)
+    lr, hr = sampler.batch(40)
+    paper = degrade(hr)
+    same = sum(torch.allclose(lr[i], paper[i], atol=1e-6) for i in range(40))
+    if fraction == 1.0:
+        assert same == 40
+    elif fraction == 0.0:
+        assert same <= 4  # a draw without blur change, noise, JPEG, stripes or shift is rare
+    else:
+        assert 12 <= same <= 30
+
+
+def test_exported_training_data_names_real_crops_and_the_lr_mix():
+    """The manifest's training_data follows the run's config: a real-texture run says it used
+    real HiRISE crops and which share of its LR came from the mix."""
+    from marsspec.training.superres.export import TRAINING_DATA, training_data
+
+    assert training_data({}) == TRAINING_DATA
+    text = training_data(
+        {"real_crops": {"split": "train"}, "degradation": "mix", "paper_fraction": 0.5}
+    )
+    assert "REAL HiRISE RED crops of the TRAIN observations" in text
+    assert "LR of 50 % of the crops drawn from a random mix" in text
+    assert "LR of all of the crops" in training_data({"degradation": "mix"})
+    cleaned = training_data({"real_crops": {"split": "train", "clean_impulses": True}})
+    assert "outlier pixels of those crops replaced by their 3x3 median" in cleaned
+
+
+def test_remove_impulses_takes_out_isolated_dots_and_keeps_edges_and_texture():
+    """The GAN recipe cleans the real crops' single-pixel dots (which a GAN otherwise learns to
+    paint as a regular lattice) without flattening an edge or fine noise-like texture."""
+    from marsspec.training.superres.data import remove_impulses
+
+    rng = np.random.default_rng(5)
+    image = (0.5 + 0.01 * rng.standard_normal((64, 64))).astype(np.float32)
+    image[:, 40:] += 0.3  # a vertical step edge
+    dots = [(10, 10), (20, 30), (50, 15), (33, 52)]
+    dirty = image.copy()
+    for r, c in dots:
+        dirty[r, c] -= 0.4
+    cleaned = remove_impulses(dirty)
+    for r, c in dots:
+        assert abs(cleaned[r, c] - image[r, c]) < 0.05
+    untouched = np.ones_like(image, bool)
+    for r, c in dots:
+        untouched[r, c] = False
+    assert np.array_equal(cleaned[untouched], dirty[untouched])  # edge and texture kept

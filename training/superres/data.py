@@ -23,6 +23,7 @@ from marsspec.core.superres.normalise import robust_range
 from marsspec.training.superres.degrade import (
     DEFAULT_BLUR_SIGMA,
     SCALE,
+    Degradation,
     degrade,
     random_degradation,
 )
@@ -81,6 +82,17 @@ def read_grey_crop(path: str | Path) -> np.ndarray:
 
     with Image.open(path) as image:
         return _normalise(np.asarray(image.convert("L"), dtype=np.float32))
+
+
+def remove_impulses(image: np.ndarray, k: float = 6.0, floor: float = 0.12) -> np.ndarray:
+    """``image`` with isolated outlier pixels replaced by their 3x3 median: those further from
+    it than ``k`` median absolute deviations and than ``floor`` (normalised units)."""
+    from scipy.ndimage import median_filter
+
+    median = median_filter(image, size=3, mode="reflect")
+    deviation = image - median
+    threshold = max(k * float(np.nanmedian(np.abs(deviation))), floor)
+    return np.where(np.abs(deviation) > threshold, median, image).astype(np.float32)
 
 
 def load_images(
@@ -145,6 +157,7 @@ class CropSampler:
         blur_sigma: float = DEFAULT_BLUR_SIGMA,
         edge_spread: Sequence[float] = (0.3, 0.8),
         degradation: str = "paper",
+        paper_fraction: float = 0.0,
     ) -> None:
         if hr_size % SCALE:
             raise InputError(f"HR crop size {hr_size} must be a multiple of {SCALE}.")
@@ -157,6 +170,7 @@ class CropSampler:
         self.blur_sigma = blur_sigma
         self.edges = SyntheticEdges(tuple(edge_spread))
         self.degradation = degradation
+        self.paper_fraction = paper_fraction
 
     def state(self) -> dict:
         return self.rng.bit_generator.state
@@ -183,6 +197,11 @@ class CropSampler:
         if self.degradation == "paper":
             return degrade(hr, self.blur_sigma), hr
         # "mix": every crop its own LR family and strength, drawn from the sampler's generator
-        # (so a resumed run continues the same sequence)
-        lr = [random_degradation(self.rng).apply(hr[i : i + 1], self.rng) for i in range(n)]
+        # (so a resumed run continues the same sequence); paper_fraction of them the paper's
+        lr = [self._degradation().apply(hr[i : i + 1], self.rng) for i in range(n)]
         return torch.cat(lr), hr
+
+    def _degradation(self) -> Degradation:
+        if self.paper_fraction and self.rng.random() < self.paper_fraction:
+            return Degradation(psf_sigma=self.blur_sigma)
+        return random_degradation(self.rng)

@@ -128,6 +128,31 @@ def export_generator(
     return entry
 
 
+REAL_CROPS_DATA = (
+    " Also REAL HiRISE RED crops of the TRAIN observations of "
+    "training/splits/hirise_deeplandforms.txt (../shared/data/hirise_deeplandforms; 900 px "
+    "reduced 'print' JPEG products; NASA/JPL/UArizona), about half of the crops drawn."
+)
+MIX_DATA = (
+    " LR of {share} of the crops drawn from a random mix instead (PSF width 0-1.8 HR px, "
+    "antialiased or aliased bicubic /4, Gaussian and Poisson-like noise, JPEG 60-95, column "
+    "stripes, sub-pixel shifts: training/superres/degrade.py)."
+)
+
+
+def training_data(cfg: dict) -> str:
+    """What the run trained on, from its config (real crops and the LR mix when it used them)."""
+    text = TRAINING_DATA
+    if cfg.get("real_crops"):
+        text += REAL_CROPS_DATA
+        if cfg["real_crops"].get("clean_impulses"):
+            text += " Isolated outlier pixels of those crops replaced by their 3x3 median."
+    if cfg.get("degradation") == "mix":
+        paper = float(cfg.get("paper_fraction") or 0.0)
+        text += MIX_DATA.format(share=f"{round(100 * (1 - paper))} %" if paper else "all")
+    return text
+
+
 def _entry(
     model_id: str,
     flavour: str,
@@ -169,7 +194,7 @@ def _entry(
         "size_bytes": weights.stat().st_size,
         "dtype": "float16",
         "licence": "GPL-2.0-or-later (weights trained by marsspec)",
-        "training_data": TRAINING_DATA,
+        "training_data": training_data(cfg),
         "simulated": True,
         # scale-free: crops of mixed, partly undefined pixel sizes, a degradation defined in
         # pixels; inputs are never rescaled (core/tiling/rescale.py)

@@ -92,6 +92,9 @@ class RealCropsSpec:
     data_root: str | None = None
     split: str = field(default="train", metadata=limits(choices=("train",)))
     val_split: str | None = field(default="val", metadata=limits(choices=("val",)))
+    # replace isolated outlier pixels of the TRAIN crops by their 3x3 median: the "print"
+    # JPEGs carry dark/bright single-pixel dots that a GAN otherwise learns to paint
+    clean_impulses: bool = False
 
 
 @dataclass
@@ -143,6 +146,9 @@ class SuperresTrainConfig:
     # "paper": Gaussian blur (blur_sigma) + bicubic /4; "mix": a random draw of every LR family
     # per crop (training/superres/degrade.py: PSF width, aliasing, noise, JPEG, stripes, shift)
     degradation: str = field(default="paper", metadata=limits(choices=DEGRADATION_MODES))
+    # with "mix": this share of the crops keeps the paper's LR model exactly (the family the
+    # targets are quoted on); the rest draw from the mix
+    paper_fraction: float = field(default=0.0, metadata=limits(low=0.0, high=1.0))
     lambda_adv: float = field(default=5e-3, metadata=limits(low=0.0))
     gamma: float = field(default=0.5, metadata=limits(low=0.0, high=1.0))
     eta: float = 0.5
@@ -325,7 +331,12 @@ def _real_crop_images(cfg: SuperresTrainConfig, key: str) -> list[np.ndarray]:
             f"real_crops: no real HiRISE crop of split {cfg.real_crops[key]!r} under {root}; "
             "put ../shared/data beside the checkout or set real_crops.data_root."
         )
-    return [read_grey_crop(path) for path in paths]
+    images = [read_grey_crop(path) for path in paths]
+    if key == "split" and cfg.real_crops.get("clean_impulses"):
+        from marsspec.training.superres.data import remove_impulses
+
+        images = [remove_impulses(image) for image in images]
+    return images
 
 
 def evaluate(generator, val, device) -> tuple[float, float]:
@@ -363,6 +374,7 @@ def main(config: dict) -> int:
         blur_sigma=cfg.blur_sigma,
         edge_spread=cfg.edge_spread,
         degradation=cfg.degradation,
+        paper_fraction=cfg.paper_fraction,
     )
     val = _val_set(cfg)
 
