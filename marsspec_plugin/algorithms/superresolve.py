@@ -48,8 +48,9 @@ class SuperresolveAlgorithm(MarsspecAlgorithm):
         "OUTPUT: float32 GeoTIFF with pixels 4x smaller (same CRS and origin), the input's "
         "values (no 8-bit step), nodata kept as nodata, provenance tags (model, weights "
         "sha256, parameters). The bundled models are CPU-sized and were trained on SIMULATED "
-        "HiRISE-like scenes plus one real HiRISE browse strip; no real CaSSIS-HiRISE pair was "
-        "used. Treat fine detail as an enhancement, not a measurement."
+        "HiRISE-like scenes plus real HiRISE images (a browse strip; the GAN stage also real "
+        "HiRISE crops); no real CaSSIS-HiRISE pair was used. Treat fine detail as an "
+        "enhancement, not a measurement."
     )
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
