@@ -352,3 +352,22 @@ def test_geographic_pixel_size_uses_mars_radius():
     assert y == pytest.approx(metres_per_mdeg) and x == pytest.approx(metres_per_mdeg)
     x60, _ = pixel_size_m(crs, transform, latitude_deg=60.0)
     assert x60 == pytest.approx(metres_per_mdeg / 2)
+
+
+def test_gdal_utility_call_on_a_source_that_does_not_open_names_gdals_reason(tmp_path):
+    """gdal.Translate given a source path that GDAL cannot open raises the bindings' bare
+    "Received a NULL pointer" ValueError; gdal_dataset turns it into one RasterIOError with
+    GDAL's own reason (seen once in a Dask mosaic step: the next time it says why)."""
+    from osgeo import gdal
+
+    from marsspec.core.io.reading import gdal_dataset
+
+    missing = tmp_path / "gone.vrt"
+    with pytest.raises(RasterIOError, match=r"GDAL could not write the COG .*gone\.vrt") as info:
+        gdal_dataset(
+            lambda: gdal.Translate(str(tmp_path / "out.tif"), str(missing)),
+            "write the COG from gone.vrt",
+            "check the folder.",
+        )
+    assert "NULL pointer" not in str(info.value)
+    assert "No such file" in str(info.value) or "does not exist" in str(info.value)

@@ -45,6 +45,8 @@ def gdal_dataset(make: Callable[[], object], what: str, fix: str) -> object:
         dataset = make()
     except RuntimeError as exc:  # GDAL with exceptions enabled
         dataset, message = None, str(exc)
+    except ValueError as exc:  # "Received a NULL pointer": a source given by name did not open
+        dataset, message = None, gdal.GetLastErrorMsg() or str(exc)
     else:
         message = gdal.GetLastErrorMsg()
     if dataset is None:
