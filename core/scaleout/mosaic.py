@@ -43,9 +43,15 @@ def write_mosaic(
     kinds = {"VRT": "mosaic", "COG": "raster"}
     with OutputSet(finals, inputs=list(inputs), kinds=kinds) as staged:
         reference = _band_info(blocks)
-        _build_vrt(blocks, staged.temp("VRT"), tags, reference)
-        if cog is not None:
-            _cog(staged.temp("VRT"), staged.temp("COG"))
+        mosaic = _build_vrt(blocks, staged.temp("VRT"), tags, reference)
+        try:
+            mosaic.FlushCache()  # the VRT's XML is on disk now
+            if cog is not None:
+                # from the open dataset, not by reopening the file by name: one GDAL open
+                # fewer, and an intermittent "Received a NULL pointer" was seen on that reopen
+                _cog(mosaic, staged.temp("COG"))
+        finally:
+            mosaic = None  # closed (XML written) before the set is published or discarded
     return finals
 
 
@@ -64,7 +70,8 @@ def _build_vrt(
     temp: Path,
     tags: Mapping[str, str],
     reference: tuple[list[str | None], list[dict[str, str]]],
-) -> None:
+):
+    """The VRT dataset over ``blocks`` at ``temp``, still open (its XML is written on close)."""
     from osgeo import gdal
 
     require_staged(temp)
@@ -83,16 +90,17 @@ def _build_vrt(
             band.SetDescription(text)
         if index <= len(band_tags) and band_tags[index - 1]:
             band.SetMetadata(band_tags[index - 1])
-    dataset = None  # closing writes the XML
+    return dataset
 
 
-def _cog(vrt: Path, temp: Path) -> None:
+def _cog(mosaic, temp: Path) -> None:
+    """The COG at ``temp`` from the open VRT dataset ``mosaic``."""
     from osgeo import gdal
 
     require_staged(temp)
     options = gdal.TranslateOptions(format="COG", creationOptions=list(COG_OPTIONS))
     dataset = gdal_dataset(
-        lambda: gdal.Translate(str(temp), str(vrt), options=options),
+        lambda: gdal.Translate(str(temp), mosaic, options=options),
         f"write the COG {temp.name}",
         "check the free space of the output folder.",
     )
