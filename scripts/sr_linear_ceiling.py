@@ -41,14 +41,11 @@ def _pairs(split: str, family: str, rng: np.random.Generator):
         yield hr[0, 0].numpy(), FAMILIES[family].apply(hr, rng)[0, 0].numpy()
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
-
-
 def linear_gain(family: str, scale: int = 4) -> list[float]:
     """Per validation crop: PSNR of the fitted linear filter minus that of bicubic x4."""
     import torch
 
+    from marsspec.core.metrics.image import psnr
     from marsspec.training.superres.degrade import bicubic_up
 
     rng = np.random.default_rng(0)
@@ -75,7 +72,7 @@ def linear_gain(family: str, scale: int = 4) -> list[float]:
             block[...] = (feats @ kernel)[: block.shape[0], : block.shape[1]]
         bicubic = bicubic_up(torch.from_numpy(lr)[None, None])[0, 0].numpy()
         inner = (slice(BORDER, -BORDER),) * 2
-        gains.append(_psnr(sr[inner], hr[inner]) - _psnr(bicubic[inner], hr[inner]))
+        gains.append(psnr(sr[inner], hr[inner], 1.0) - psnr(bicubic[inner], hr[inner], 1.0))
     return gains
 
 
