@@ -26,6 +26,7 @@ from marsspec.core.errors import CancelledError, InputError
 from marsspec.core.io.opening import open_raster
 from marsspec.core.io.safety import OutputSet
 from marsspec.core.provenance import provenance_tags
+from marsspec.core.tiling.allocator import reuse_freed_memory
 from marsspec.core.tiling.blend import RowAccumulator
 from marsspec.core.tiling.forward import BatchForward, Predictor
 from marsspec.core.tiling.outputs import (
@@ -336,6 +337,7 @@ def run_tiled(
         # until it is full, which would make memory grow with the raster; each block is used
         # once here, so a small cache costs nothing.
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cfg.gdal_cache_mb * 2**20))
+        stack.enter_context(reuse_freed_memory())  # no fresh zeroed pages for every batch
         if own_staging:
             stack.enter_context(staging)
         _check_space(staging, specs, meta)
