@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import rasterio
 
 from marsspec.core import jobs
 from marsspec.core.scaleout import ScaleoutOptions, run_scaled
+from marsspec.core.scaleout.cluster import worker_environment_variable
 from marsspec.core.spectral import PredictRequest
 from marsspec.core.superres.job import SuperresConfig, SuperresRequest
 from tests.conftest import write_mars_raster
@@ -36,6 +38,7 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow  # real clusters: about 2 minutes on 2 cores in all
 
 DASK = Path(sys.executable).with_name("dask")
+ROOT = Path(__file__).resolve().parents[1]
 BLOCK = 384  # 600 x 700 px -> 2 x 2 blocks with patches of 256 at stride 128
 
 
@@ -64,16 +67,20 @@ def _assert_same(blocked: Path, single: Path, atol: float) -> float:
     return diff
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen:
+def _start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     handle = open(log, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT)
+    environ = {**os.environ, **(env or {})}
+    return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=environ)
 
 
-def _worker(scheduler_file: Path, log: Path, *extra: str) -> subprocess.Popen:
+def _worker(
+    scheduler_file: Path, log: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     return _start(
         [str(DASK), "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
          "--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0", *extra],
         log,
+        env,
     )  # fmt: skip
 
 
@@ -95,7 +102,10 @@ def cluster(tmp_path_factory):
         if scheduler_file.is_file() and scheduler_file.stat().st_size:
             break
         time.sleep(0.5)
-    processes += [_worker(scheduler_file, folder / f"worker{i}.log") for i in range(2)]
+    # worker 0 as docs/scaling.md tells users to start it, worker 1 with Dask's own settings
+    name, value = worker_environment_variable()
+    processes += [_worker(scheduler_file, folder / "worker0.log", env={name: value})]
+    processes += [_worker(scheduler_file, folder / "worker1.log")]
     with Client(scheduler_file=str(scheduler_file), timeout="30s") as client:
         client.wait_for_workers(2, timeout=120)
         address = client.scheduler.address
@@ -345,22 +355,62 @@ def test_bad_scheduler_text_is_one_clear_error(tmp_path):
         parse_scheduler("my-laptop")
 
 
-def test_local_workers_keep_the_default_malloc_trimming():
-    """local:N workers are spawned without Dask's MALLOC_TRIM_THRESHOLD_=65536 (it made every
-    forward pass fault in fresh pages: ~20 % slower blocks), and the caller's Dask config is
-    left as it was."""
-    import os
-
+def test_local_workers_reuse_freed_memory():
+    """local:N workers are spawned with marsspec's malloc settings instead of Dask's
+    MALLOC_TRIM_THRESHOLD_=65536 (which made every forward pass fault in fresh pages): the
+    environment reaches the worker, glibc then reuses a freed 256 MB block in place (the
+    kernel's page-fault count says so), and the caller's Dask config is left as it was."""
     import dask
 
-    from marsspec.core.scaleout.cluster import TRIM_ENV, connect
+    from marsspec.core.scaleout.cluster import TRIM_ENV, WORKER_MALLOC_ENV, connect
+
+    def probe():
+        import ctypes
+        import resource
+
+        from marsspec.core.tiling.allocator import keeps_freed_memory
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc.restype = ctypes.c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+        libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+        size = 256 << 20
+        block = libc.malloc(size)
+        libc.memset(block, 1, size)
+        libc.free(block)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        block = libc.malloc(size)
+        libc.memset(block, 2, size)
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        libc.free(block)
+        env = {k: os.environ.get(k) for k in WORKER_MALLOC_ENV}
+        return env, faults / (size // resource.getpagesize()), keeps_freed_memory()
 
     before = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
     with connect("local:1") as connection:
-        seen = connection.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
-    assert list(seen.values()) == [None]
+        future = connection.client.submit(probe, pure=False)  # on a task thread, as blocks run
+        env, faults_per_page, engine_scope_active = future.result()
+    assert env == WORKER_MALLOC_ENV
+    assert faults_per_page < 0.05  # reused in place (Dask's setting: about 1 fault per page)
+    assert not engine_scope_active  # the engine leaves the worker's own setting alone
     assert dask.config.get("distributed.nanny.pre-spawn-environ") == before
     assert before.get(TRIM_ENV) == 65536  # Dask's default, which the workers did not get
+
+
+def test_workers_you_start_yourself_get_the_settings_from_the_documented_variable(cluster):
+    """`dask worker` with the variable docs/scaling.md names gets marsspec's malloc settings;
+    connecting to a cluster names the workers without them, with the fix."""
+    from marsspec.core.scaleout.cluster import WORKER_MALLOC_ENV, connect
+
+    name, value = worker_environment_variable()
+    assert f'{name}="{value}"' in (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+    messages: list[str] = []
+    with connect(cluster["address"], log=messages.append) as connection:
+        seen = connection.client.run(lambda: {k: os.environ.get(k) for k in WORKER_MALLOC_ENV})
+    assert sorted(env == WORKER_MALLOC_ENV for env in seen.values()) == [False, True]
+    hints = [m for m in messages if "malloc" in m]
+    assert len(hints) == 1 and hints[0].startswith("1 Dask worker(s)") and name in hints[0]
 
 
 def test_coregistration_pairs_run_as_tasks(cluster, tmp_path, capsys):

@@ -150,6 +150,14 @@ def connect(text: str, *, log: Callable[[str], object] | None = None) -> Iterato
                 "`dask scheduler` and check the address, port and firewall."
             ) from exc
         with client:
+            slow = _workers_without_malloc_settings(client)
+            if slow and log is not None:
+                name, value = worker_environment_variable()
+                log(
+                    f"{len(slow)} Dask worker(s) run with Dask's malloc setting, which makes "
+                    f'every block about 30 % slower; start `dask worker` with {name}="{value}" '
+                    "in its environment (docs/scaling.md)."
+                )
             yield Connection(client, client.scheduler.address, _dashboard(client), None)
         return
     from distributed import LocalCluster
@@ -158,7 +166,7 @@ def connect(text: str, *, log: Callable[[str], object] | None = None) -> Iterato
     dashboard = ":0" if importlib.util.find_spec("bokeh") is not None else None
     if log is not None and python_executable() != sys.executable:
         log(f"worker processes run {python_executable()} (this process is {sys.executable})")
-    with python_for_workers(), worker_malloc_untrimmed():
+    with python_for_workers(), worker_malloc_settings():
         try:
             cluster = LocalCluster(
                 n_workers=workers,
@@ -188,25 +196,52 @@ def connect(text: str, *, log: Callable[[str], object] | None = None) -> Iterato
 
 
 TRIM_ENV = "MALLOC_TRIM_THRESHOLD_"
+# Worker processes keep freed memory for the next batch (see core/tiling/allocator.py): one
+# heap for every thread (Dask runs tasks on a pool thread, whose own heap glibc caps at 64 MB
+# blocks), no mmap for large blocks, the heap top trimmed only beyond 1 GiB.
+WORKER_MALLOC_ENV = {
+    "MALLOC_ARENA_MAX": "1",
+    "MALLOC_MMAP_MAX_": "0",
+    TRIM_ENV: str(1 << 30),
+}
 
 
 @contextlib.contextmanager
-def worker_malloc_untrimmed() -> Iterator[None]:
-    """Spawn worker processes without Dask's ``MALLOC_TRIM_THRESHOLD_=65536``.
+def worker_malloc_settings() -> Iterator[None]:
+    """Spawn worker processes that reuse freed memory instead of Dask's malloc setting.
 
-    Dask's nannies set it so that pandas-style workloads hand freed memory back to the OS at
-    once. A model's activations are freed and allocated again every batch, so the kernel then
-    zeroes fresh pages for every forward pass: measured on a 1024 px spectral job with one torch
-    thread, 6.2 s without the setting and 7.7 s with it (system time 2.3 -> 3.9 s), and a
-    2048 px job on local:1 took 40.9 s with it, 33.0 s without (docs/scaling.md). Memory stays
-    bounded by the engine's design either way.
+    Dask's nannies set ``MALLOC_TRIM_THRESHOLD_=65536`` so that pandas-style workloads hand
+    freed memory back to the OS at once. A model's activations are freed and allocated again
+    every batch, so the kernel then zeroes fresh pages for every forward pass. Measured on the
+    2-core development machine, 2048 px spectral job in 4 blocks on ``local:1``: 40.9 s with
+    Dask's setting, 33.0 s without it, 21 s with :data:`WORKER_MALLOC_ENV` (system time
+    9.9 -> 0.7 s; docs/scaling.md). Peak memory per worker stayed 1.3 GB: the engine bounds it.
     """
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    environ.pop(TRIM_ENV, None)
+    environ.update(WORKER_MALLOC_ENV)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         yield
+
+
+def worker_environment_variable() -> tuple[str, str]:
+    """The variable (name, value) that gives workers started with ``dask worker`` the settings
+    of :data:`WORKER_MALLOC_ENV` (Dask reads it into ``distributed.nanny.pre-spawn-environ``)."""
+    return "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON", repr(WORKER_MALLOC_ENV)
+
+
+def _malloc_env() -> dict[str, str | None]:
+    return {name: os.environ.get(name) for name in WORKER_MALLOC_ENV}
+
+
+def _workers_without_malloc_settings(client) -> list[str]:
+    """Addresses of the workers whose environment lacks :data:`WORKER_MALLOC_ENV`."""
+    try:
+        seen = client.run(_malloc_env)
+    except Exception:  # an old or restricted worker: a hint is not worth failing the run
+        return []
+    return sorted(address for address, env in seen.items() if env != WORKER_MALLOC_ENV)
 
 
 def _dashboard(client) -> str | None:

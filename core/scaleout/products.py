@@ -132,9 +132,9 @@ def _prepare_spectral(req, block: int) -> Prepared:
         template = dataclasses.replace(req, band=band)
         if not layout.single:
             statistics = ImageStatistics()
-            build_predictor(
-                req, entry, entry.build("cpu"), source_for_model, bands, stats=statistics
-            )
+            # only the statistics the job's builder asks for are wanted here, not a network:
+            # building one would import the network libraries (2 s) on the run's serial path
+            build_predictor(req, entry, None, source_for_model, bands, stats=statistics)
             template = dataclasses.replace(
                 template, statistics=statistics.frozen(), assume_crs=None, pixel_size=None
             )

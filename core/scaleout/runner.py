@@ -117,6 +117,43 @@ def prepare_task(request, block: int) -> Prepared:
     return prepare(request, block)
 
 
+def warm_task(modules: tuple[str, ...]) -> float:
+    """Import what the blocks will need, on a worker that would otherwise wait idle.
+
+    A fresh worker imports torch and the network libraries (about 2 s of CPU here) on its
+    first block; the whole-image pass occupies one worker first, so the others do it then.
+    Returns the seconds it took; an import that fails is left for the real task to report.
+    """
+    import importlib
+
+    started = time.perf_counter()
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    return time.perf_counter() - started
+
+
+def _warm_modules(requests: Sequence) -> tuple[str, ...]:
+    kinds = {type(r).__name__ for r in requests}
+    modules = ("torch", "marsspec.core.jobs")
+    if "PredictRequest" in kinds:  # smp (and timm, torchvision) build the spectral networks
+        modules += ("marsspec.core.spectral.job", "segmentation_models_pytorch")
+    if "SuperresRequest" in kinds:
+        modules += ("marsspec.core.superres.job",)
+    return modules
+
+
+def _warm_workers(client, requests: Sequence, run_id: str) -> list:
+    """One :func:`warm_task` per worker now in the cluster (futures kept until the run ends)."""
+    workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
+    modules = _warm_modules(requests)
+    return [
+        client.submit(warm_task, modules, workers=[address], allow_other_workers=False,
+                      pure=False, key=f"marsspec-warm-{i}-{run_id}")
+        for i, address in enumerate(workers)
+    ]  # fmt: skip
+
+
 def block_task(task: BlockTask) -> BlockReport:
     from distributed import Event, get_worker
 
@@ -298,6 +335,7 @@ def run_on(
                 key=f"marsspec-prepare-{product.index}-{run_id}",
             )
             live[future] = (product, "prepare", "")
+    warming = _warm_workers(client, requests, run_id)
     layout_tags = {"MARSSPEC_SCALEOUT_SCHEDULER": connection.address}
 
     def fail(product: _Product, error: BaseException | str) -> None:
@@ -408,6 +446,8 @@ def run_on(
     finally:
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(f"marsspec-progress-{run_id}")
+        with contextlib.suppress(Exception):
+            client.cancel(warming)
     workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
     return ScaleoutResult(
         [p.result for p in products],
