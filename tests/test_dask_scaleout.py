@@ -186,6 +186,29 @@ def test_prediction_on_separate_processes_is_identical(cluster, scene, tmp_path)
     assert not [p for p in tmp_path.rglob(".*marsspec-tmp*")], "no staged file left"
 
 
+def test_a_gdal_virtual_path_input_runs_in_blocks(cluster, scene, tmp_path):
+    """An input GDAL reads through a virtual file system, as object storage (/vsis3/...) is
+    read on a cluster: here a zip archive every worker sees, /vsizip/{/abs/a.zip}/ctx.tif.
+    Identical to the single-process run of the plain file; a missing member fails by name."""
+    import zipfile
+
+    archive = tmp_path / "ctx.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:  # stored, so GDAL reads the GeoTIFF in place
+        bundle.write(scene / "ctx.tif", "ctx.tif")
+    virtual = f"/vsizip/{{{archive}}}/ctx.tif"
+    missing = f"/vsizip/{{{archive}}}/nothere.tif"
+    requests = [
+        PredictRequest(input=virtual, output=tmp_path / "evc.tif", device="cpu", batch_size=1),
+        PredictRequest(input=missing, output=tmp_path / "no.tif", device="cpu", batch_size=1),
+    ]
+    result = run_scaled(requests, ScaleoutOptions(cluster["address"], block=BLOCK))
+    assert result.products[0].error is None and result.products[0].blocks == 4
+    _assert_same(tmp_path / "evc.tif", scene / "single_b1.tif", 1e-6)
+    [failed] = result.failed
+    assert "nothere.tif" in failed.error and "through GDAL" in failed.error
+    assert not (tmp_path / "no.tif").exists()
+
+
 def test_bin_confidence_alone_on_separate_processes_is_identical(cluster, scene, tmp_path):
     """What QGIS's binconfidence sends with a Dask scheduler: no predicted bands, only the
     confidence of a bin model (one band per predicted band + the overall band)."""

@@ -371,3 +371,30 @@ def test_gdal_utility_call_on_a_source_that_does_not_open_names_gdals_reason(tmp
         )
     assert "NULL pointer" not in str(info.value)
     assert "No such file" in str(info.value) or "does not exist" in str(info.value)
+
+
+def test_gdal_virtual_paths_are_checked_through_gdal(tmp_path):
+    """/vsizip/, /vsis3/, ... paths are not files the OS knows: GDAL's own stat decides, a
+    missing one is refused by name with the forms a path can carry, and an existing one opens
+    as a product (the file inside a stored zip here)."""
+    import zipfile
+
+    import rasterio
+
+    from marsspec.core.io.integrity import check_input_path, is_gdal_virtual
+
+    plain = tmp_path / "ctx.tif"
+    with rasterio.open(plain, "w", driver="GTiff", width=8, height=6, count=1,
+                       dtype="float32") as dst:  # fmt: skip
+        dst.write(np.ones((1, 6, 8), "float32"))
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as bundle:
+        bundle.write(plain, "ctx.tif")
+    virtual = Path(f"/vsizip/{{{tmp_path / 'a.zip'}}}/ctx.tif")
+    assert is_gdal_virtual(virtual) and not is_gdal_virtual(plain)
+    check_input_path(virtual)
+    assert open_product(virtual).source is not None
+    with pytest.raises(InputError, match=r"nothere\.tif' does not exist or cannot be reached"):
+        check_input_path(Path(f"/vsizip/{{{tmp_path / 'a.zip'}}}/nothere.tif"))
+    with pytest.raises(InputError) as info:  # "/vsizip//tmp/a.zip/..." lost a slash in Path
+        check_input_path(Path(f"/vsizip/{tmp_path / 'a.zip'}/ctx.tif"))
+    assert "/vsizip/{/" in str(info.value) and "/vsicurl?url=" in str(info.value)

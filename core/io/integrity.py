@@ -18,8 +18,17 @@ from marsspec.core.errors import InputError, RasterIOError
 MAX_BLOCKS = 250_000  # about 0.25 s of GDAL metadata calls per band; beyond: the last blocks
 
 
+def is_gdal_virtual(path: str | os.PathLike[str]) -> bool:
+    """A GDAL virtual file system path (``/vsis3/bucket/key``, ``/vsizip/{/a.zip}/b.tif``...),
+    which GDAL reads but the operating system does not know."""
+    return os.fspath(path).startswith("/vsi")
+
+
 def check_input_path(path: Path, what: str = "Input raster") -> None:
     """A missing path, a folder, an empty or unreadable file: refused by name, with the fix."""
+    if is_gdal_virtual(path):
+        _check_virtual_path(path, what)
+        return
     if not path.exists():
         raise InputError(f"{what} {str(path)!r} does not exist; check the path.")
     if path.is_dir():
@@ -34,6 +43,20 @@ def check_input_path(path: Path, what: str = "Input raster") -> None:
     if not os.access(path, os.R_OK):
         raise RasterIOError(
             f"{what} {path.name} is not readable by this user; fix its permissions (chmod +r)."
+        )
+
+
+def _check_virtual_path(path: Path, what: str) -> None:
+    """GDAL's own ``VSIStatL`` says whether a virtual path exists (object storage: one request)."""
+    from osgeo import gdal
+
+    text = os.fspath(path)
+    if gdal.VSIStatL(text) is None:
+        raise InputError(
+            f"{what} {text!r} does not exist or cannot be reached through GDAL; check the path "
+            "and, for object storage, the credentials GDAL reads (AWS_*, GS_*, AZURE_*). Write "
+            "an archive's absolute path in braces, /vsizip/{/data/a.zip}/b.tif, and a URL as "
+            "/vsicurl?url=https%3A%2F%2F...: a path keeps single slashes only."
         )
 
 
