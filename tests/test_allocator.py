@@ -11,8 +11,11 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]  # so that the probe imports tests.page_faults
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
@@ -20,32 +23,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 PROBE = """
-import ctypes, resource
 from marsspec.core.tiling.allocator import keeps_freed_memory, reuse_freed_memory
+from tests.page_faults import refaults_per_page
 
-libc = ctypes.CDLL("libc.so.6")
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
-SIZE = 256 << 20
-
-def faults_of_second_fill():
-    block = libc.malloc(SIZE); libc.memset(block, 1, SIZE); libc.free(block)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    block = libc.malloc(SIZE); libc.memset(block, 2, SIZE)
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    libc.free(block)
-    return faults
-
-pages = SIZE // resource.getpagesize()
-outside = faults_of_second_fill()
+outside = refaults_per_page()
 with reuse_freed_memory():
     with reuse_freed_memory():  # nested, as concurrent runs in one process are
-        inside = faults_of_second_fill()
-    still_inside = faults_of_second_fill()
-after = faults_of_second_fill()
-print(keeps_freed_memory(), outside / pages, inside / pages, still_inside / pages, after / pages)
+        inside = refaults_per_page()
+    still_inside = refaults_per_page()
+after = refaults_per_page()
+print(keeps_freed_memory(), outside, inside, still_inside, after)
 """
 
 
@@ -55,7 +42,8 @@ def _probe(env_extra: dict[str, str]) -> tuple[bool, float, float, float, float]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUN"))}
     env.pop("MARSSPEC_KEEP_FREED_MEMORY", None)
     out = subprocess.run(
-        [sys.executable, "-c", PROBE], env={**env, **env_extra}, capture_output=True, text=True,
+        [sys.executable, "-c", PROBE], env={**env, **env_extra}, cwd=ROOT, capture_output=True,
+        text=True,
         check=True, timeout=120,
     ).stdout.split()  # fmt: skip
     return out[0] == "True", *(float(x) for x in out[1:])

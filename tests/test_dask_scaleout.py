@@ -382,38 +382,32 @@ def test_local_workers_reuse_freed_memory():
     """local:N workers are spawned with marsspec's malloc settings instead of Dask's
     MALLOC_TRIM_THRESHOLD_=65536 (which made every forward pass fault in fresh pages): the
     environment reaches the worker, glibc then reuses a freed 256 MB block in place (the
-    kernel's page-fault count says so), and the caller's Dask config is left as it was."""
+    kernel's page-fault count says so), and the caller's Dask config and environment are left
+    as they were."""
+    import cloudpickle
     import dask
 
     from marsspec.core.scaleout.cluster import TRIM_ENV, WORKER_MALLOC_ENV, connect
+    from tests import page_faults
+    from tests.page_faults import refaults_per_page
+
+    cloudpickle.register_pickle_by_value(page_faults)  # the worker need not import tests
 
     def probe():
-        import ctypes
-        import resource
-
         from marsspec.core.tiling.allocator import keeps_freed_memory
 
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc.restype = ctypes.c_void_p
-        libc.malloc.argtypes = [ctypes.c_size_t]
-        libc.free.argtypes = [ctypes.c_void_p]
-        libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
-        size = 256 << 20
-        block = libc.malloc(size)
-        libc.memset(block, 1, size)
-        libc.free(block)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        block = libc.malloc(size)
-        libc.memset(block, 2, size)
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-        libc.free(block)
         env = {k: os.environ.get(k) for k in WORKER_MALLOC_ENV}
-        return env, faults / (size // resource.getpagesize()), keeps_freed_memory()
+        return env, refaults_per_page(), keeps_freed_memory()
 
     before = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    environ = dict(os.environ)
     with connect("local:1") as connection:
         future = connection.client.submit(probe, pure=False)  # on a task thread, as blocks run
         env, faults_per_page, engine_scope_active = future.result()
+        # Dask's nanny wrote the workers' variables into this process: they are taken back
+        names = [*before, "PYTHONHASHSEED"]
+        assert {k: os.environ.get(k) for k in names} == {k: environ.get(k) for k in names}
+    assert {k: os.environ.get(k) for k in names} == {k: environ.get(k) for k in names}
     assert env == WORKER_MALLOC_ENV
     assert faults_per_page < 0.05  # reused in place (Dask's setting: about 1 fault per page)
     assert not engine_scope_active  # the engine leaves the worker's own setting alone

@@ -166,16 +166,19 @@ def connect(text: str, *, log: Callable[[str], object] | None = None) -> Iterato
     dashboard = ":0" if importlib.util.find_spec("bokeh") is not None else None
     if log is not None and python_executable() != sys.executable:
         log(f"worker processes run {python_executable()} (this process is {sys.executable})")
-    with python_for_workers(), worker_malloc_settings():
+    with python_for_workers(), worker_malloc_settings(), _environ_kept():
         try:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=dashboard,
-                silence_logs=logging.ERROR,
-            )
+            # restored once the workers have started; the outer one again at the end (a nanny
+            # that restarts a lost worker writes them anew)
+            with _environ_kept():
+                cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=dashboard,
+                    silence_logs=logging.ERROR,
+                )
         except RuntimeError as exc:
             raise InputError(
                 f"The local Dask workers could not start ({exc}) with {python_executable()}. "
@@ -223,6 +226,31 @@ def worker_malloc_settings() -> Iterator[None]:
     environ.update(WORKER_MALLOC_ENV)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         yield
+
+
+@contextlib.contextmanager
+def _environ_kept() -> Iterator[None]:
+    """Undo what Dask's nannies write into this process's environment.
+
+    A nanny sets its ``pre-spawn-environ`` variables in ``os.environ`` of the process that runs
+    it (here: the driver, QGIS itself) before spawning a worker, and leaves them there. The
+    driver would then pass the workers' malloc settings to every program it starts later, and
+    marsspec's own engine would take them for the user's choice and keep glibc's defaults
+    (core/tiling/allocator.py). The variables named in the config are restored on leaving.
+    """
+    import dask
+
+    names = set(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    names.add("PYTHONHASHSEED")  # the nanny adds it to those variables when it is unset
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def worker_environment_variable() -> tuple[str, str]:
