@@ -85,41 +85,6 @@ def test_gdal_short_write_on_a_full_disk_is_an_error(tmp_path):
         assert snapshot(disk) == before
 
 
-def test_tile_writer_thread_reports_a_full_disk_at_the_next_write(tmp_path):
-    """The engine's sink compresses and writes on a thread of its own: a full disk there still
-    stops the run at the next block-row (not only when the file closes), and nothing is left."""
-    import rasterio
-    from affine import Affine
-
-    from marsspec.core.errors import RasterIOError
-    from marsspec.core.io.safety import OutputSet
-    from marsspec.core.tiling.outputs import OutputSpec, RasterSink
-
-    rows = np.random.default_rng(1).random((1, 256, 512)).astype("float32")  # incompressible
-    with tmpfs("300k") as disk:
-        out = disk / "evc.tif"
-        out.write_bytes(b"sentinel\n" * 10)
-        before = snapshot(disk)
-        handed = 0
-        with (
-            pytest.raises(RasterIOError, match=r"(?i)disk is full"),
-            # the engine's small GDAL block cache: blocks reach the disk as the run goes on
-            rasterio.Env(GDAL_CACHEMAX=4 * 2**20),
-            OutputSet({"OUTPUT": out}) as outputs,
-        ):
-            sink = RasterSink(OutputSpec(out), outputs.temp("OUTPUT"), width=512, height=256 * 40,
-                              count=1, crs=None, transform=Affine.identity())  # fmt: skip
-            try:
-                for _ in range(40):  # 40 MB of float32 onto 300 kB
-                    sink.write_rows(rows)
-                    handed += 1
-            except BaseException:
-                sink.abort()  # as the engine does
-                raise
-        assert handed < 10  # raised within a few block-rows, long before the end
-        assert snapshot(disk) == before
-
-
 # ---- SIGTERM and SIGINT during a run ---------------------------------------------------------
 def _reader(stream, lines: queue.Queue) -> None:
     for line in iter(stream.readline, ""):

@@ -380,11 +380,11 @@ class _GdalErrorCapture(logging.Handler):
 
     def __init__(self, thread_id: int) -> None:
         super().__init__(level=logging.DEBUG)
-        self.thread_ids = {thread_id}  # the creating thread, and any writer that follows it
+        self.thread_id = thread_id
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread in self.thread_ids and "signalled an error" in record.getMessage():
+        if record.thread == self.thread_id and "signalled an error" in record.getMessage():
             self.messages.append(str(record.args[-1]) if record.args else record.getMessage())
 
 
@@ -422,14 +422,6 @@ def create_raster(path: str | os.PathLike[str], **profile) -> Iterator[object]:
         gdal_log.removeHandler(capture)
         gdal_log.setLevel(old_level)
         _captures.pop(temp, None)
-
-
-def follow_writes(path: str | os.PathLike[str]) -> None:
-    """Count the GDAL errors of the calling thread too for ``path`` (opened by
-    :func:`create_raster` in another thread): for a thread that writes its blocks."""
-    capture = _captures.get(Path(os.path.abspath(os.fspath(path))))
-    if capture is not None:
-        capture.thread_ids.add(threading.get_ident())
 
 
 def check_writes(path: str | os.PathLike[str]) -> None:

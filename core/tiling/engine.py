@@ -15,7 +15,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,13 +167,9 @@ class _OutputStream:
             n = min(self.spec.blocksize, self.written - start)
             self.sink.write_rows(np.full((channels, n, self.width), np.nan, np.float32))
 
-    def ensure_open(self, channels: int) -> None:
-        """Open the output file once the model's channel count is known."""
-        if self.acc is None:
-            self._open(channels)
-
     def add(self, outputs: np.ndarray, patches: Sequence[Patch]) -> None:
-        self.ensure_open(outputs.shape[1])
+        if self.acc is None:
+            self._open(outputs.shape[1])
         for output, patch in zip(outputs, patches, strict=True):
             self.acc.add(output, patch.row * self.k, patch.col * self.k, self._weights(patch))
 
@@ -275,49 +270,6 @@ class _Finisher:
             self.done_rows += valid.shape[0]
 
 
-class _BlendBehind:
-    """Blends each batch into the outputs on a thread of its own, one batch behind the forward.
-
-    On a CPU the model's threads fill the cores; the calling thread's blending and hand-off of
-    finished rows (about 5 % of a run at 4096 px) would otherwise stop the model each batch.
-    Batches are blended in plan order, one at a time, so results are bit for bit those of
-    blending inline, and at most one batch of outputs waits. Output files are opened here in
-    the calling thread (their staging and GDAL error capture belong to it); an error in the
-    thread is raised at the next :meth:`submit` or :meth:`wait`.
-    """
-
-    def __init__(self, streams: Sequence[_OutputStream], finisher: _Finisher) -> None:
-        self.streams = streams
-        self.finisher = finisher
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marsspec-tile-blend")
-        self._pending: Future | None = None
-
-    def submit(self, batch: PatchBatch, results: list[np.ndarray] | None) -> None:
-        self.wait()
-        if results is not None:
-            for stream, result in zip(self.streams, results, strict=True):
-                stream.ensure_open(result.shape[1])
-        self._pending = self._pool.submit(self._blend, batch, results)
-
-    def _blend(self, batch: PatchBatch, results: list[np.ndarray] | None) -> None:
-        if results is not None:
-            ran = [p for p, r in zip(batch.patches, batch.run, strict=True) if r]
-            for stream, result in zip(self.streams, results, strict=True):
-                stream.add(result, ran)
-        self.finisher.after(batch)
-
-    def wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def close(self) -> None:
-        """Let the batch in flight end (its error is dropped: a failure is being handled)."""
-        with contextlib.suppress(Exception):
-            self.wait()
-        self._pool.shutdown()
-
-
 def run_tiled(
     input_path: str | os.PathLike[str],
     predictor: Predictor,
@@ -392,7 +344,6 @@ def run_tiled(
         temps = [staging.temp_for(spec.path) for spec in specs]
         streams = [_OutputStream(s, t, plan, meta, cfg) for s, t in zip(specs, temps, strict=True)]
         finisher = _Finisher(plan, streams)
-        behind = _BlendBehind(streams, finisher)
         reader = BatchReader(source, plan, cfg.bands, cfg.batch_size, cfg.prefetch)
         reader.start()
         done = 0
@@ -403,24 +354,25 @@ def run_tiled(
                         f"Cancelled after {done} of {plan.n_patches} patches; no output was "
                         "written."
                     )
-                results = forward(batch.data) if len(batch.data) else None
-                behind.submit(batch, results)
+                if len(batch.data):
+                    results = forward(batch.data)
+                    ran = [p for p, r in zip(batch.patches, batch.run, strict=True) if r]
+                    for stream, result in zip(streams, results, strict=True):
+                        stream.add(result, ran)
                 skipped += int((~batch.run).sum())
+                finisher.after(batch)
                 done += len(batch.patches)
                 if progress is not None:
                     progress(done / plan.n_patches)
-            behind.wait()
             inputs = [source] if provenance_inputs is None else list(provenance_inputs)
             tags = _tags(inputs, cfg, forward, algorithm, model_id, weights_sha256)
             for stream in streams:
                 stream.finish(tags)
         except BaseException:
-            behind.close()
             for stream in streams:
                 stream.abort()
             raise
         finally:
-            behind.close()
             reader.close()
     seconds = time.perf_counter() - started
     say(

@@ -13,7 +13,6 @@ import contextlib
 import math
 import os
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import rasterio
 from affine import Affine
 
 from marsspec.core.errors import InputError, RasterIOError
-from marsspec.core.io.safety import check_writes, create_raster, follow_writes
+from marsspec.core.io.safety import check_writes, create_raster
 
 COMPRESSIONS = ("zstd", "deflate", "lzw", "none")
 
@@ -162,11 +161,6 @@ class RasterSink:
         self._path = path
         self._writer = create_raster(path, **profile)
         self._dst = self._writer.__enter__()
-        # GDAL compresses inside the write call: a thread of its own does it while the calling
-        # thread runs the next forward pass. One block-row in flight at a time keeps memory
-        # bounded and the file written in order; its errors come back at the next write.
-        self._writing: Future | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marsspec-tile-writer")
         for band, text in enumerate(spec.descriptions[:count], start=1):
             self._dst.set_band_description(band, text)
         for band, tags in enumerate(spec.band_tags[:count], start=1):
@@ -201,39 +195,16 @@ class RasterSink:
         n = block.shape[1] if final else (block.shape[1] // bs) * bs
         if n:
             window = rasterio.windows.Window(0, self._next_row, self.width, n)
-            data = self._convert(block[:, :n])  # fresh rows: nothing else writes to them
-            self._wait()
-            self._writing = self._pool.submit(self._write, data, window)
+            self._dst.write(self._convert(block[:, :n]), window=window)
+            check_writes(self._path)
             self._next_row += n
         rest = block[:, n:]
         self._pending = [rest] if rest.shape[1] else []
         self._pending_rows = rest.shape[1]
 
-    def _write(self, data: np.ndarray, window: rasterio.windows.Window) -> None:
-        """On the writer thread: one block-row, its GDAL errors raised (a full disk)."""
-        with rasterio.Env():  # rasterio's GDAL error handler is per thread
-            follow_writes(self._path)
-            try:
-                self._dst.write(data, window=window)
-            except rasterio.errors.RasterioError as exc:
-                check_writes(self._path)  # a full disk, said as such
-                raise RasterIOError(
-                    f"Writing {Path(self.spec.path).name} failed ({exc}); check the disk and the "
-                    "output folder. Nothing was replaced."
-                ) from exc
-            check_writes(self._path)
-
-    def _wait(self) -> None:
-        """Let the block-row in flight finish; its error, if any, is raised here."""
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.result()
-
     def finish(self, tags: Mapping[str, str]) -> None:
         """Write the last rows and the tags, then close; checks every row was written."""
         self._flush(final=True)
-        self._wait()
-        self._pool.shutdown()
         if self._next_row != self.height:
             raise RasterIOError(
                 f"Internal error: wrote {self._next_row} of {self.height} rows of "
@@ -244,9 +215,6 @@ class RasterSink:
 
     def abort(self) -> None:
         """Close after a failure; the output set removes the temporary file."""
-        with contextlib.suppress(Exception):
-            self._wait()
-        self._pool.shutdown()
         with contextlib.suppress(Exception):
             self._writer.__exit__(RasterIOError, RasterIOError("aborted"), None)
 
