@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import platform
 import sys
@@ -50,8 +51,10 @@ def _user_configured_malloc() -> bool:
     return "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "")
 
 
+@functools.cache
 def _glibc():
-    """The C library when it is glibc with ``mallopt`` and ``malloc_trim``, else None."""
+    """The C library when it is glibc with ``mallopt`` and ``malloc_trim``, else None (looked
+    up once: ``platform.libc_ver`` reads the interpreter's binary)."""
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         return None
     try:
