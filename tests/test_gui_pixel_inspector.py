@@ -18,7 +18,7 @@ from marsspec.core.pixel_inspector import (
 )
 from marsspec.core.tiling import TilePlan
 from marsspec.core.tiling.pixel import covering_patches
-from marsspec.core.tiling.reader import BatchReader, read_patch
+from marsspec.core.tiling.reader import make_reader, read_patch
 from tests.gui_fixtures import ctx_raster, tiny_bin_model
 
 
@@ -58,8 +58,9 @@ def test_summary_values_match_definitions():
     assert not sharp.multimodal
 
 
+@pytest.mark.parametrize("thread", [False, True])
 @pytest.mark.parametrize("size", [(150, 170), (40, 170)])  # (40, ...): rows mirrored
-def test_read_patch_is_what_the_engine_reads(tmp_path, size):
+def test_read_patch_is_what_the_engine_reads(tmp_path, size, thread):
     path = ctx_raster(tmp_path / "ctx.tif", size=size)
     with rasterio.open(path, "r+") as src:  # nodata to fill: a hole and a whole patch
         data = src.read(1)
@@ -67,7 +68,7 @@ def test_read_patch_is_what_the_engine_reads(tmp_path, size):
         data[:, 100:] = -1.0
         src.write(data, 1)
     plan = TilePlan.from_ds(size[0], size[1], 64, 2)
-    reader = BatchReader(path, plan, (1,), batch_size=5, prefetch=1)
+    reader = make_reader(path, plan, (1,), batch_size=5, prefetch=1, thread=thread)
     reader.start()
     engine = {}
     try:

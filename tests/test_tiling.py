@@ -135,7 +135,14 @@ def test_all_nodata_input(tmp_path):
 
 
 # -- cancellation and errors leave nothing behind --------------------------------------------
-def test_cancel_mid_run_leaves_no_file(tmp_path):
+def open_paths() -> set[str]:
+    """The files this process holds open (Linux), to see that a stopped run closed its input."""
+    fds = "/proc/self/fd"
+    return {os.path.realpath(os.path.join(fds, fd)) for fd in os.listdir(fds)}
+
+
+@pytest.mark.parametrize("reader_thread", [False, True])
+def test_cancel_mid_run_leaves_no_file(tmp_path, reader_thread):
     src, _ = make_raster(tmp_path / "in.tif", 60, 60)
     polls = []
 
@@ -144,15 +151,18 @@ def test_cancel_mid_run_leaves_no_file(tmp_path):
         return len(polls) > 3
 
     progress: list[float] = []
-    cfg = TilingConfig(d=12, s=2, batch_size=4, **CPU)
-    with pytest.raises(CancelledError, match="no output"):
+    cfg = TilingConfig(d=12, s=2, batch_size=4, reader_thread=reader_thread, **CPU)
+    # the traceback is kept, as a caller's log keeps it: the input must be closed all the same
+    with pytest.raises(CancelledError, match="no output") as caught:
         run_tiled(src, lambda x: x, OutputSpec(tmp_path / "out.tif"), cfg, cancel=cancel,
                   progress=progress.append)  # fmt: skip
     assert only_files(tmp_path) == ["in.tif"]
     assert len(progress) == 3 and 0 < progress[-1] < 1
+    assert os.path.realpath(src) not in open_paths(), caught.traceback  # the reader closed it
 
 
-def test_error_in_predictor_leaves_no_file_and_keeps_old_output(tmp_path):
+@pytest.mark.parametrize("reader_thread", [False, True])
+def test_error_in_predictor_leaves_no_file_and_keeps_old_output(tmp_path, reader_thread):
     src, _ = make_raster(tmp_path / "in.tif", 60, 60)
     (tmp_path / "out.tif").write_bytes(b"old result")
     calls = []
@@ -163,12 +173,44 @@ def test_error_in_predictor_leaves_no_file_and_keeps_old_output(tmp_path):
             raise RuntimeError("model exploded")
         return x
 
-    cfg = TilingConfig(d=12, batch_size=2, **CPU)
-    with pytest.raises(RuntimeError, match="model exploded"):
+    cfg = TilingConfig(d=12, batch_size=2, reader_thread=reader_thread, **CPU)
+    with pytest.raises(RuntimeError, match="model exploded") as caught:
         run_tiled(src, failing, [OutputSpec(tmp_path / "out.tif"),
                                  OutputSpec(tmp_path / "conf.tif")], cfg)  # fmt: skip
     assert only_files(tmp_path) == ["in.tif", "out.tif"]
     assert (tmp_path / "out.tif").read_bytes() == b"old result"
+    assert os.path.realpath(src) not in open_paths(), caught.traceback
+
+
+def test_reading_inline_or_on_a_thread_gives_the_same_raster(tmp_path):
+    """Both readers cut the same patches, skip the same all-nodata ones, fill the same holes."""
+    data = smooth_field(70, 90, seed=4)[0].astype(np.float32)
+    data[:30, :40] = -9999.0  # whole patches to skip
+    data[50:53, 60:70] = -9999.0  # a hole inside patches that run
+    src = write_raster(tmp_path / "in.tif", data, nodata=-9999.0)
+    model = small_cnn()
+    for thread in (False, True):
+        cfg = TilingConfig(d=16, s=2, batch_size=3, reader_thread=thread, **CPU)
+        result = run_tiled(src, model, OutputSpec(tmp_path / f"out_{thread}.tif"), cfg)
+        assert result.skipped > 0
+    np.testing.assert_array_equal(read(tmp_path / "out_False.tif"), read(tmp_path / "out_True.tif"))
+
+
+def test_the_reader_runs_inline_on_a_cpu_and_on_a_thread_where_it_overlaps(tmp_path, caplog):
+    from marsspec.core.tiling.engine import uses_reader_thread
+
+    local = tmp_path / "in.tif"
+    remote = "/vsizip//vsicurl/https://example.org/ctx.zip/ctx.tif"
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not uses_reader_thread(TilingConfig(), cpu, local)  # forward fills the cores
+    assert uses_reader_thread(TilingConfig(), cuda, local)  # the CPU is free during a forward
+    assert uses_reader_thread(TilingConfig(), cpu, remote)  # reading waits on the network
+    assert uses_reader_thread(TilingConfig(reader_thread=True), cpu, local)
+    assert not uses_reader_thread(TilingConfig(reader_thread=False), cuda, remote)
+    src, _ = make_raster(local, 30, 30)
+    with caplog.at_level(logging.INFO, logger="marsspec.tiling"):
+        run_tiled(src, lambda x: x, OutputSpec(tmp_path / "out.tif"), TilingConfig(d=12, **CPU))
+    assert "reading in the model's thread" in caplog.text
 
 
 def test_progress_is_monotonic_and_reaches_one(tmp_path):

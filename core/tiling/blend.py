@@ -5,11 +5,16 @@ Only rows that a patch still in flight can touch are kept: ``sums`` (weighted ou
 arrive; :meth:`RowAccumulator.pop` hands out the finished rows on top, blended, and shifts
 the rest up. Memory is therefore a few patch heights times the raster width, whatever the
 raster height.
+
+The sums are numpy arrays, updated through torch views of them: torch multiplies and adds
+in one pass with the intra-op threads that sit idle between forward passes, where numpy
+would make a temporary product on one core (2-3x slower per patch on 2 cores).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 class RowAccumulator:
@@ -23,8 +28,13 @@ class RowAccumulator:
         self.top = 0
         self.bottom = 0  # output rows below this one hold no weight yet (zeros in the buffer)
         rows = 2 * weights.shape[0]
-        self.sums = np.zeros((channels, rows, width), np.float32)
-        self.wsum = np.zeros((rows, width), np.float32)
+        self._use(
+            np.zeros((channels, rows, width), np.float32), np.zeros((rows, width), np.float32)
+        )
+
+    def _use(self, sums: np.ndarray, wsum: np.ndarray) -> None:
+        self.sums, self.wsum = sums, wsum
+        self._sums, self._wsum = torch.from_numpy(sums), torch.from_numpy(wsum)
 
     def _ensure(self, stop: int) -> None:
         need = stop - self.top
@@ -32,10 +42,12 @@ class RowAccumulator:
         if need <= have:
             return
         grow = max(need, 2 * have) - have
-        self.sums = np.concatenate(
-            [self.sums, np.zeros((self.channels, grow, self.width), np.float32)], axis=1
+        self._use(
+            np.concatenate(
+                [self.sums, np.zeros((self.channels, grow, self.width), np.float32)], axis=1
+            ),
+            np.concatenate([self.wsum, np.zeros((grow, self.width), np.float32)]),
         )
-        self.wsum = np.concatenate([self.wsum, np.zeros((grow, self.width), np.float32)])
 
     def add(
         self, output: np.ndarray, row: int, col: int, weights: np.ndarray | None = None
@@ -50,9 +62,10 @@ class RowAccumulator:
         w = min(output.shape[-1], self.width - col)
         self._ensure(row + h)
         r = row - self.top
-        weights = (self.weights if weights is None else weights)[:h, :w]
-        self.sums[:, r : r + h, col : col + w] += output[:, :h, :w] * weights
-        self.wsum[r : r + h, col : col + w] += weights
+        weights = torch.from_numpy((self.weights if weights is None else weights)[:h, :w])
+        part = torch.from_numpy(output[:, :h, :w])
+        self._sums[:, r : r + h, col : col + w].addcmul_(part, weights)
+        self._wsum[r : r + h, col : col + w].add_(weights)
         self.bottom = max(self.bottom, row + h)
 
     def pop(self, stop: int) -> np.ndarray:
@@ -64,8 +77,7 @@ class RowAccumulator:
         n = stop - self.top
         self._ensure(stop)
         wsum = self.wsum[:n]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rows = self.sums[:, :n] / wsum
+        rows = torch.div(self._sums[:, :n], self._wsum[:n]).numpy()
         rows[:, wsum == 0] = np.nan
         # Shift up only the rows that hold weights (the buffer below them is zero already):
         # about a third of the buffer at s = 2 instead of all of it.

@@ -1,8 +1,9 @@
-"""The streaming loop: reader thread -> batches -> predictor -> blend rows -> write rows.
+"""The streaming loop: reader -> batches -> predictor -> blend rows -> write rows.
 
 :func:`run_tiled` is the one entry point every model goes through (spectral prediction, bin
 confidence, super-resolution). It validates everything up front, then streams: the reader
-thread prefetches padded patches, the calling thread runs the model and blends, and rows are
+(a thread prefetching padded patches for a GPU or a network input, else inline) hands
+batches over, the calling thread runs the model and blends, and rows are
 written as soon as no later patch can touch them. Outputs go to temporary files that are
 renamed only when the whole raster is done.
 """
@@ -17,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -35,8 +37,11 @@ from marsspec.core.tiling.outputs import (
     output_transform,
 )
 from marsspec.core.tiling.plan import Patch, TilePlan
-from marsspec.core.tiling.reader import BatchReader, PatchBatch
+from marsspec.core.tiling.reader import PatchBatch, make_reader, reads_from_network
 from marsspec.core.tiling.weights import BLENDINGS, DEFAULT_FLOOR, DEFAULT_SIGMA, weight_map
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger("marsspec.tiling")
 
@@ -55,6 +60,8 @@ class TilingConfig:
     redundant pixels than ``s = 2``. It must suit the model (e.g. a multiple of 32 for a U-Net).
     ``prepare_model`` runs an ``nn.Module`` predictor as its checked, rewritten copy
     (:mod:`marsspec.core.tiling.prepare`: batch norms folded, ...); False runs it as given.
+    ``reader_thread``: read patches on a thread, ``prefetch`` batches ahead (True), or in the
+    calling thread when each batch is needed (False); None picks (:func:`uses_reader_thread`).
     """
 
     d: int = 256
@@ -71,6 +78,7 @@ class TilingConfig:
     channels_last: bool = True
     prepare_model: bool = True
     prefetch: int = 2
+    reader_thread: bool | None = None
     checksum_input: bool = False
     gdal_cache_mb: int = 64
 
@@ -326,10 +334,12 @@ def run_tiled(
     plan = cfg.plan(meta["height"], meta["width"])
     _check_memory(plan, cfg, specs, meta)
     forward = batch_forward(predictor, specs, cfg, plan, log=log)
+    read_ahead = uses_reader_thread(cfg, forward.device, source)
     say(
         f"tiling {source.name}: {meta['width']}x{meta['height']} px, {plan.n_patches} patches "
         f"of {plan.size} px at stride {plan.stride}, {cfg.blending_used} blending, batch "
-        f"{cfg.batch_size}, on {forward.device_description}"
+        f"{cfg.batch_size}, on {forward.device_description}, "
+        + ("reading ahead on a thread" if read_ahead else "reading in the model's thread")
     )
     skipped = 0
     with contextlib.ExitStack() as stack:
@@ -344,7 +354,9 @@ def run_tiled(
         temps = [staging.temp_for(spec.path) for spec in specs]
         streams = [_OutputStream(s, t, plan, meta, cfg) for s, t in zip(specs, temps, strict=True)]
         finisher = _Finisher(plan, streams)
-        reader = BatchReader(source, plan, cfg.bands, cfg.batch_size, cfg.prefetch)
+        reader = make_reader(
+            source, plan, cfg.bands, cfg.batch_size, prefetch=cfg.prefetch, thread=read_ahead
+        )
         reader.start()
         done = 0
         try:
@@ -391,6 +403,18 @@ def run_tiled(
         tags=tags,
         events=tuple(forward.events),
     )
+
+
+def uses_reader_thread(cfg: TilingConfig, device: torch.device, source: Path) -> bool:
+    """``cfg.reader_thread``, or by default: a thread where it has something to overlap.
+
+    A GPU forward leaves the CPU to the reader, and a network input leaves it waiting on
+    the network; a CPU forward fills every core, so a reader thread there only preempts
+    torch's threads and the run is faster reading each batch when it is needed.
+    """
+    if cfg.reader_thread is not None:
+        return cfg.reader_thread
+    return device.type != "cpu" or reads_from_network(source)
 
 
 def batch_forward(

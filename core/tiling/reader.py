@@ -1,18 +1,23 @@
-"""The reader thread: strips of the input, cut into padded patches, grouped into batches.
+"""The reader: strips of the input, cut into padded patches, grouped into batches.
 
-It opens its own rasterio dataset (datasets must not be shared between threads), reads one
-strip of ``d`` rows per row of patches (only the rows the previous strip did not already
-hold), mirrors it where the raster is smaller than a patch, and hands batches
-to the model thread through a small bounded queue, so reading overlaps the forward passes
-while at most ``prefetch`` batches and one strip are held.
+:func:`read_batches` opens its own rasterio dataset (datasets must not be shared between
+threads), reads one strip of ``d`` rows per row of patches (only the rows the previous strip
+did not already hold), and mirrors it where the raster is smaller than a patch.
+Two ways to run it (:func:`make_reader` picks): :class:`BatchReader`, a thread that hands
+batches to the model thread through a small bounded queue, so reading overlaps the forward
+passes while at most ``prefetch`` batches and one strip are held; and :class:`InlineReader`,
+which reads each batch in the calling thread when it is asked for. On a CPU whose cores the
+forward pass already fills, the thread cannot overlap anything: it only preempts torch's
+threads (docs/benchmarks.md, "Tiling engine"), so there reading inline is faster.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,26 +215,85 @@ class BatchReader(threading.Thread):
 
     def run(self) -> None:
         try:
-            with open_raster(self.path) as src:
-                self._produce(src)
+            with contextlib.closing(
+                read_batches(self.path, self.plan, self.bands, self.batch_size)
+            ) as batches:
+                for item in batches:
+                    if not self._put(item):
+                        return
             self._put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
 
-    def _new_batch(self) -> tuple[list[Patch], np.ndarray, list[bool], list]:
-        size = self.plan.size
-        return [], np.empty((self.batch_size, len(self.bands), size, size), np.float32), [], []
 
-    def _produce(self, src: rasterio.io.DatasetReader) -> None:
-        plan, size = self.plan, self.plan.size
-        patches, buffer, run, masks = self._new_batch()
+class InlineReader:
+    """The same batches as :class:`BatchReader`, read in the calling thread when it asks."""
+
+    def __init__(self, path: Path, plan: TilePlan, bands: Sequence[int], batch_size: int) -> None:
+        self._batches = read_batches(path, plan, bands, batch_size)
+
+    def start(self) -> None:
+        """Nothing to start: reading happens in :meth:`batches`."""
+
+    def batches(self) -> Iterator[PatchBatch]:
+        yield from self._batches
+
+    def close(self) -> None:
+        self._batches.close()  # closes the dataset if the run stopped early
+
+
+def make_reader(
+    path: Path,
+    plan: TilePlan,
+    bands: Sequence[int],
+    batch_size: int,
+    *,
+    prefetch: int,
+    thread: bool,
+) -> BatchReader | InlineReader:
+    """A reader thread with ``prefetch`` batches read ahead, or reading in the calling thread."""
+    if thread:
+        return BatchReader(path, plan, bands, batch_size, prefetch)
+    return InlineReader(path, plan, bands, batch_size)
+
+
+# GDAL network file systems: reading waits on the network, which a reader thread hides.
+_REMOTE_PREFIXES = (
+    "/vsicurl",
+    "/vsis3",
+    "/vsigs",
+    "/vsiaz",
+    "/vsiadls",
+    "/vsioss",
+    "/vsiswift",
+    "/vsihdfs",
+    "/vsiwebhdfs",
+)
+
+
+def reads_from_network(path: str | os.PathLike[str]) -> bool:
+    """True for a GDAL network path, also inside an archive (``/vsizip//vsicurl/...``)."""
+    text = os.fspath(path)
+    return any(prefix in text for prefix in _REMOTE_PREFIXES)
+
+
+def read_batches(
+    path: Path, plan: TilePlan, bands: Sequence[int], batch_size: int
+) -> Iterator[PatchBatch]:
+    """Yield the plan's :class:`PatchBatch` objects in order, reading one strip at a time."""
+    size = plan.size
+    bands = tuple(bands)
+
+    def new_batch() -> tuple[list[Patch], np.ndarray, list[bool], list]:
+        return [], np.empty((batch_size, len(bands), size, size), np.float32), [], []
+
+    with open_raster(path) as src:
+        patches, buffer, run, masks = new_batch()
         n_run = 0
         index = 0
         cols = plan.col_origins
-        strips = StripReader(src, plan, self.bands)
+        strips = StripReader(src, plan, bands)
         for tile_row, row in enumerate(plan.row_origins):
-            if self.stop.is_set():
-                return
             data, valid = strips.strip(row)
             inside_rows = min(size, plan.height - row)
             masks.append((row, valid[: plan.final_rows_after(tile_row) - row, : plan.width]))
@@ -248,11 +312,9 @@ class BatchReader(threading.Thread):
                     n_run += 1
                 patches.append(patch)
                 run.append(needed)
-                if len(patches) == self.batch_size:
-                    batch = PatchBatch(patches, buffer[:n_run], np.array(run), masks)
-                    if not self._put(batch):
-                        return
-                    patches, buffer, run, masks = self._new_batch()
+                if len(patches) == batch_size:
+                    yield PatchBatch(patches, buffer[:n_run], np.array(run), masks)
+                    patches, buffer, run, masks = new_batch()
                     n_run = 0
         if patches:
-            self._put(PatchBatch(patches, buffer[:n_run], np.array(run), masks))
+            yield PatchBatch(patches, buffer[:n_run], np.array(run), masks)
