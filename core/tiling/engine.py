@@ -409,8 +409,8 @@ def uses_reader_thread(cfg: TilingConfig, device: torch.device, source: Path) ->
     """``cfg.reader_thread``, or by default: a thread where it has something to overlap.
 
     A GPU forward leaves the CPU to the reader, and a network input leaves it waiting on
-    the network; a CPU forward fills every core, so a reader thread there only preempts
-    torch's threads and the run is faster reading each batch when it is needed.
+    the network; a CPU forward fills every core, so a reader thread there has nothing to
+    overlap (reading costs the same CPU either way) and each batch is read when it is needed.
     """
     if cfg.reader_thread is not None:
         return cfg.reader_thread

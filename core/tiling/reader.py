@@ -7,8 +7,8 @@ Two ways to run it (:func:`make_reader` picks): :class:`BatchReader`, a thread t
 batches to the model thread through a small bounded queue, so reading overlaps the forward
 passes while at most ``prefetch`` batches and one strip are held; and :class:`InlineReader`,
 which reads each batch in the calling thread when it is asked for. On a CPU whose cores the
-forward pass already fills, the thread cannot overlap anything: it only preempts torch's
-threads (docs/benchmarks.md, "Tiling engine"), so there reading inline is faster.
+forward pass already fills, a thread has nothing to overlap: reading costs the same CPU
+either way, so the simpler inline path is used there (docs/tiling.md, "Reader").
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _read_rows(
     A pixel is invalid if any band is nodata, masked, not finite or an ISIS special value
     (core/io/special_values.py). Integers of any width are converted straight to float32
     (exact up to 2^24), never through 8 bits. A GDAL read error (a truncated file) becomes a
-    RasterIOError naming the file, which the reader thread hands to the consumer.
+    RasterIOError naming the file (a reader thread hands it to the consumer, which re-raises).
     """
     return _read_window(src, bands, Window(0, lo, width, hi - lo))
 
