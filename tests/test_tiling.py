@@ -197,20 +197,32 @@ def test_reading_inline_or_on_a_thread_gives_the_same_raster(tmp_path):
 
 
 def test_the_reader_runs_inline_on_a_cpu_and_on_a_thread_where_it_overlaps(tmp_path, caplog):
-    from marsspec.core.tiling.engine import uses_reader_thread
+    from marsspec.core.tiling.engine import usable_cpus, uses_reader_thread
 
     local = tmp_path / "in.tif"
     remote = "/vsizip//vsicurl/https://example.org/ctx.zip/ctx.tif"
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert not uses_reader_thread(TilingConfig(), cpu, local)  # forward fills the cores
+    cpus = usable_cpus()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(cpus)
+        assert not uses_reader_thread(TilingConfig(), cpu, local)  # forward fills the cores
+        if cpus > 1:  # a Dask worker's single torch thread leaves a core to the reader
+            torch.set_num_threads(1)
+            assert uses_reader_thread(TilingConfig(), cpu, local)
+    finally:
+        torch.set_num_threads(threads)
     assert uses_reader_thread(TilingConfig(), cuda, local)  # the CPU is free during a forward
     assert uses_reader_thread(TilingConfig(), cpu, remote)  # reading waits on the network
     assert uses_reader_thread(TilingConfig(reader_thread=True), cpu, local)
     assert not uses_reader_thread(TilingConfig(reader_thread=False), cuda, remote)
     src, _ = make_raster(local, 30, 30)
     with caplog.at_level(logging.INFO, logger="marsspec.tiling"):
-        run_tiled(src, lambda x: x, OutputSpec(tmp_path / "out.tif"), TilingConfig(d=12, **CPU))
+        for thread in (False, True):
+            cfg = TilingConfig(d=12, reader_thread=thread, **CPU)
+            run_tiled(src, lambda x: x, OutputSpec(tmp_path / f"out{thread}.tif"), cfg)
     assert "reading in the model's thread" in caplog.text
+    assert "reading ahead on a thread" in caplog.text
 
 
 def test_progress_is_monotonic_and_reaches_one(tmp_path):

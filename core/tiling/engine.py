@@ -18,10 +18,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
+import torch
 
 from marsspec.core.devices import check_precision, resolve_device
 from marsspec.core.errors import CancelledError, InputError
@@ -39,9 +39,6 @@ from marsspec.core.tiling.outputs import (
 from marsspec.core.tiling.plan import Patch, TilePlan
 from marsspec.core.tiling.reader import PatchBatch, make_reader, reads_from_network
 from marsspec.core.tiling.weights import BLENDINGS, DEFAULT_FLOOR, DEFAULT_SIGMA, weight_map
-
-if TYPE_CHECKING:
-    import torch
 
 logger = logging.getLogger("marsspec.tiling")
 
@@ -408,13 +405,24 @@ def run_tiled(
 def uses_reader_thread(cfg: TilingConfig, device: torch.device, source: Path) -> bool:
     """``cfg.reader_thread``, or by default: a thread where it has something to overlap.
 
-    A GPU forward leaves the CPU to the reader, and a network input leaves it waiting on
-    the network; a CPU forward fills every core, so a reader thread there has nothing to
-    overlap (reading costs the same CPU either way) and each batch is read when it is needed.
+    A GPU forward leaves the CPU to the reader, a network input leaves it waiting on the
+    network, and a CPU forward on fewer torch threads than the process may use (a Dask
+    worker's single thread) leaves a core free. A CPU forward whose threads fill every core
+    leaves nothing to overlap (reading costs the same CPU either way): each batch is then
+    read in the calling thread when it is needed.
     """
     if cfg.reader_thread is not None:
         return cfg.reader_thread
-    return device.type != "cpu" or reads_from_network(source)
+    if device.type != "cpu" or reads_from_network(source):
+        return True
+    return torch.get_num_threads() < usable_cpus()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def batch_forward(
