@@ -2,10 +2,10 @@
 
 :func:`run_tiled` is the one entry point every model goes through (spectral prediction, bin
 confidence, super-resolution). It validates everything up front, then streams: the reader
-(a thread prefetching padded patches for a GPU or a network input, else inline) hands
-batches over, the calling thread runs the model and blends, and rows are
-written as soon as no later patch can touch them. Outputs go to temporary files that are
-renamed only when the whole raster is done.
+(a thread prefetching padded patches where it has something to overlap: a GPU, a network
+input, a free core; else inline) hands batches over, the calling thread runs the model and
+blends, and rows are written as soon as no later patch can touch them. Outputs go to
+temporary files that are renamed only when the whole raster is done.
 """
 
 from __future__ import annotations
