@@ -24,6 +24,27 @@ def is_gdal_virtual(path: str | os.PathLike[str]) -> bool:
     return os.fspath(path).startswith("/vsi")
 
 
+# GDAL network file systems: reading waits on the network (the tiling engine then reads on a
+# thread, core/tiling/engine.py::uses_reader_thread).
+_REMOTE_PREFIXES = (
+    "/vsicurl",
+    "/vsis3",
+    "/vsigs",
+    "/vsiaz",
+    "/vsiadls",
+    "/vsioss",
+    "/vsiswift",
+    "/vsihdfs",
+    "/vsiwebhdfs",
+)
+
+
+def reads_from_network(path: str | os.PathLike[str]) -> bool:
+    """True for a GDAL network path, also inside an archive (``/vsizip//vsicurl/...``)."""
+    text = os.fspath(path)
+    return any(prefix in text for prefix in _REMOTE_PREFIXES)
+
+
 def check_input_path(path: Path, what: str = "Input raster") -> None:
     """A missing path, a folder, an empty or unreadable file: refused by name, with the fix."""
     if is_gdal_virtual(path):

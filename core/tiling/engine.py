@@ -25,6 +25,7 @@ import torch
 
 from marsspec.core.devices import check_precision, resolve_device
 from marsspec.core.errors import CancelledError, InputError
+from marsspec.core.io.integrity import reads_from_network
 from marsspec.core.io.opening import open_raster
 from marsspec.core.io.safety import OutputSet
 from marsspec.core.provenance import provenance_tags
@@ -37,7 +38,7 @@ from marsspec.core.tiling.outputs import (
     output_transform,
 )
 from marsspec.core.tiling.plan import Patch, TilePlan
-from marsspec.core.tiling.reader import PatchBatch, make_reader, reads_from_network
+from marsspec.core.tiling.reader import PatchBatch, make_reader
 from marsspec.core.tiling.weights import BLENDINGS, DEFAULT_FLOOR, DEFAULT_SIGMA, weight_map
 
 logger = logging.getLogger("marsspec.tiling")

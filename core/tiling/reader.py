@@ -14,7 +14,6 @@ either way, so the simpler inline path is used there (docs/tiling.md, "Reader").
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -255,26 +254,6 @@ def make_reader(
     if thread:
         return BatchReader(path, plan, bands, batch_size, prefetch)
     return InlineReader(path, plan, bands, batch_size)
-
-
-# GDAL network file systems: reading waits on the network, which a reader thread hides.
-_REMOTE_PREFIXES = (
-    "/vsicurl",
-    "/vsis3",
-    "/vsigs",
-    "/vsiaz",
-    "/vsiadls",
-    "/vsioss",
-    "/vsiswift",
-    "/vsihdfs",
-    "/vsiwebhdfs",
-)
-
-
-def reads_from_network(path: str | os.PathLike[str]) -> bool:
-    """True for a GDAL network path, also inside an archive (``/vsizip//vsicurl/...``)."""
-    text = os.fspath(path)
-    return any(prefix in text for prefix in _REMOTE_PREFIXES)
 
 
 def read_batches(
