@@ -307,6 +307,21 @@ def test_integer_output_is_rounded_and_clipped(tmp_path):
     np.testing.assert_array_equal(out, np.clip(np.rint(data), 0, 255).astype(np.uint8))
 
 
+@pytest.mark.parametrize(
+    ("dtype", "nodata", "predictor"), [("float32", None, None), ("uint16", 0, "2")]
+)
+def test_outputs_are_tiled_zstd_with_the_cheap_predictor_only(tmp_path, dtype, nodata, predictor):
+    """zstd level 1, 256 px tiles; horizontal differencing for integers, none for floats (the
+    floating-point predictor doubled the compression time, docs/benchmarks.md)."""
+    src, _ = make_raster(tmp_path / "in.tif", 40, 50, scale=300.0)
+    spec = OutputSpec(tmp_path / "out.tif", dtype=dtype, nodata=nodata)
+    run_tiled(src, lambda x: x, spec, TilingConfig(d=8, **CPU))
+    with rasterio.open(tmp_path / "out.tif") as ds:
+        structure = ds.tags(ns="IMAGE_STRUCTURE")
+        assert (ds.compression.name, ds.block_shapes[0]) == ("zstd", (256, 256))
+    assert structure.get("PREDICTOR") == predictor
+
+
 # -- several outputs from one pass ------------------------------------------------------------
 def test_one_pass_writes_several_outputs(tmp_path):
     src, data = make_raster(tmp_path / "in.tif", 30, 34, seed=9)

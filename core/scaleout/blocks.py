@@ -202,8 +202,6 @@ def copy_interior(
             "blockysize": 256,
             "bigtiff": "IF_SAFER",
         }
-        if np.dtype(src.dtypes[0]).kind == "f" and profile.get("compress"):
-            profile["predictor"] = 3
         with create_raster(target, **profile) as dst:
             for row in range(0, int(interior.height), STRIP_ROWS):
                 n = min(STRIP_ROWS, int(interior.height) - row)
