@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,13 @@ MARS_EQC = "+proj=eqc +lat_ts=0 +lat_0=0 +lon_0=0 +x_0=0 +y_0=0 +R=3396190 +unit
 
 
 _LIVE_PROVIDERS: list = []
+
+# A test run started in the background (`make test &`, nohup) inherits SIGINT *ignored*, and so
+# would every marsspec process it starts: the Ctrl-C tests (SIGINT -> exit 130, nothing left)
+# would then see a run that cannot be interrupted. Give this process Python's usual handler;
+# its children start with SIGINT at the default, as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
