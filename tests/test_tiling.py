@@ -311,7 +311,7 @@ def test_integer_output_is_rounded_and_clipped(tmp_path):
     ("dtype", "nodata", "predictor"), [("float32", None, None), ("uint16", 0, "2")]
 )
 def test_outputs_are_tiled_zstd_with_the_cheap_predictor_only(tmp_path, dtype, nodata, predictor):
-    """zstd level 1, 256 px tiles; horizontal differencing for integers, none for floats (the
+    """zstd, 256 px tiles; horizontal differencing for integers, none for floats (the
     floating-point predictor doubled the compression time, docs/benchmarks.md)."""
     src, _ = make_raster(tmp_path / "in.tif", 40, 50, scale=300.0)
     spec = OutputSpec(tmp_path / "out.tif", dtype=dtype, nodata=nodata)

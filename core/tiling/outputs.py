@@ -119,8 +119,8 @@ def _creation_options(spec: OutputSpec, width: int, height: int, count: int) -> 
         if spec.compress == "zstd":
             options["zstd_level"] = 1  # level 1 compresses float rasters nearly as well, 4x faster
         # Horizontal differencing for integers (nearly free). No predictor for floats: the
-        # floating-point one (3) doubles GDAL's compression time for files 10-15 % smaller,
-        # 2.7 % of a CPU run at 4096 px and more beside a GPU's forward (docs/benchmarks.md).
+        # floating-point one (3) doubles GDAL's compression time for files 6-17 % smaller,
+        # 2.7 % of a CPU run at 4096 px, likely more beside a GPU (unmeasured; docs/benchmarks.md).
         if np.dtype(spec.dtype).kind in "iu":
             options["predictor"] = 2
     if count > 1:
